@@ -1,0 +1,323 @@
+//! The symmetric cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
+//! GenerateDataKeyWithoutPlaintext, GenerateRandom.
+//!
+//! These are the hot path: after validation they read only the in-memory cache and call
+//! aws-lc-rs. The checks run in AWS's order — request validation, key resolution, key state, key
+//! usage, then DryRun — so a dry run answers exactly what the real call would.
+
+use std::sync::Arc;
+
+use coffer_crypto::digest::hex;
+use coffer_crypto::{EncryptionContext, SecretBytes, blob};
+use coffer_policy::Caller;
+use coffer_util::Validation;
+
+use crate::authorize::authorize;
+use crate::error::validated;
+use crate::keys::usable;
+use crate::model::*;
+use crate::state::KeyEntry;
+use crate::{Kms, KmsError, validate};
+
+const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
+
+/// The key may be used with `op` and `algorithm` (symmetric keys: SYMMETRIC_DEFAULT only).
+fn check_usage(e: &KeyEntry, op: &str, algorithm: Option<&str>) -> Result<(), KmsError> {
+    if e.rec.key_usage != "ENCRYPT_DECRYPT" {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {} which is not valid for {op}.",
+            e.arn, e.rec.key_usage
+        )));
+    }
+    match algorithm {
+        Some(a) if a != SYMMETRIC_DEFAULT => Err(KmsError::InvalidKeyUsage(format!(
+            "Algorithm {a} is incompatible with key spec {}.",
+            e.rec.key_spec
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn context(ec: Option<EncryptionContextMap>) -> EncryptionContext {
+    EncryptionContext(ec.unwrap_or_default())
+}
+
+fn no_recipient(r: &Option<serde_json::Value>) -> Result<(), KmsError> {
+    match r {
+        Some(_) => Err(KmsError::UnsupportedOperation(
+            "Recipient (Nitro Enclaves attestation) is not supported by Coffer.".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn seal(e: &KeyEntry, ec: &EncryptionContext, plaintext: &[u8]) -> Result<(Vec<u8>, [u8; 32]), KmsError> {
+    let (mid, key) = e
+        .current()
+        .ok_or_else(|| KmsError::Internal(format!("{} has no current key material", e.arn)))?;
+    let header = blob::BlobHeader { key_id: e.uuid, material_id: *mid };
+    let ct = blob::encrypt(key, header, ec, plaintext).map_err(|_| KmsError::Internal("encryption failed".into()))?;
+    Ok((ct, *mid))
+}
+
+/// A ciphertext opened by [`Kms::open`].
+struct Opened {
+    entry: Arc<KeyEntry>,
+    material_id: [u8; 32],
+    plaintext: SecretBytes,
+}
+
+fn ignores_ciphertext(dry_run: Option<bool>, modifiers: &Option<Vec<String>>) -> bool {
+    dry_run == Some(true) && modifiers.as_ref().is_some_and(|m| m.iter().any(|x| x == "IGNORE_CIPHERTEXT"))
+}
+
+fn dry_run_modifiers(v: &mut Validation, m: &Option<Vec<String>>) {
+    for (i, x) in m.iter().flatten().enumerate() {
+        v.one_of(&format!("dryRunModifiers.{}.member", i + 1), x, &["IGNORE_CIPHERTEXT"]);
+    }
+}
+
+impl Kms {
+    /// Finds the key a blob names, checks `key_id` (if given) identifies the same key, checks
+    /// authorization, state and usage, and decrypts.
+    #[allow(clippy::too_many_arguments)]
+    async fn open(
+        &self,
+        caller: &Caller,
+        ciphertext: &[u8],
+        key_id: Option<&str>,
+        ec: &EncryptionContext,
+        action: &str,
+        op: &str,
+        algorithm: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Opened, KmsError> {
+        let header = blob::parse_header(ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
+        let entry = self.key_by_uuid(&header.key_id).ok_or(KmsError::InvalidCiphertext)?;
+        if entry.rec.region != caller.region {
+            return Err(KmsError::InvalidCiphertext);
+        }
+        if let Some(k) = key_id {
+            let named = self.resolve(caller, k, true).await?;
+            if named.uuid != entry.uuid {
+                return Err(KmsError::IncorrectKey);
+            }
+        }
+        caller.note_resource(&entry.arn);
+        authorize(caller, &entry, action)?;
+        usable(&entry)?;
+        check_usage(&entry, op, algorithm)?;
+        if dry_run {
+            return Err(KmsError::DryRunOperation);
+        }
+        let material = entry.material(&header.material_id).ok_or(KmsError::InvalidCiphertext)?;
+        let plaintext = blob::decrypt(material, ciphertext, ec).map_err(|_| KmsError::InvalidCiphertext)?;
+        Ok(Opened { material_id: header.material_id, plaintext, entry: entry.clone() })
+    }
+
+    pub async fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> Result<EncryptResponse, KmsError> {
+        let mut v = Validation::new();
+        let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
+        if v.required("plaintext", req.plaintext.as_ref()) {
+            v.blob_len("plaintext", req.plaintext.as_ref().expect("checked").0.len(), 1, 4096);
+        }
+        validate::grant_tokens(&mut v, req.grant_tokens.as_ref());
+        validate::encryption_algorithm(&mut v, "encryptionAlgorithm", req.encryption_algorithm.as_ref());
+        validated(v)?;
+        let e = self.resolve(caller, key_id.expect("validated"), true).await?;
+        authorize(caller, &e, "Encrypt")?;
+        usable(&e)?;
+        check_usage(&e, "Encrypt", req.encryption_algorithm.as_deref())?;
+        if req.dry_run == Some(true) {
+            return Err(KmsError::DryRunOperation);
+        }
+        let plaintext = req.plaintext.expect("validated");
+        let (ct, _) = seal(&e, &context(req.encryption_context), plaintext.0.expose())?;
+        Ok(EncryptResponse {
+            ciphertext_blob: Blob(ct),
+            key_id: e.arn.clone(),
+            encryption_algorithm: SYMMETRIC_DEFAULT.into(),
+        })
+    }
+
+    pub async fn decrypt(&self, caller: &Caller, req: DecryptRequest) -> Result<DecryptResponse, KmsError> {
+        let ignore_ct = ignores_ciphertext(req.dry_run, &req.dry_run_modifiers);
+        let mut v = Validation::new();
+        if !ignore_ct && v.required("ciphertextBlob", req.ciphertext_blob.as_ref()) {
+            v.blob_len("ciphertextBlob", req.ciphertext_blob.as_ref().expect("checked").0.len(), 1, 6144);
+        }
+        validate::opt_key_id(&mut v, "keyId", req.key_id.as_ref());
+        validate::grant_tokens(&mut v, req.grant_tokens.as_ref());
+        validate::encryption_algorithm(&mut v, "encryptionAlgorithm", req.encryption_algorithm.as_ref());
+        dry_run_modifiers(&mut v, &req.dry_run_modifiers);
+        validated(v)?;
+        no_recipient(&req.recipient)?;
+        if ignore_ct {
+            let key_id = req.key_id.as_deref().ok_or_else(|| {
+                KmsError::Validation("KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.".into())
+            })?;
+            let e = self.resolve(caller, key_id, true).await?;
+            authorize(caller, &e, "Decrypt")?;
+            usable(&e)?;
+            check_usage(&e, "Decrypt", req.encryption_algorithm.as_deref())?;
+            return Err(KmsError::DryRunOperation);
+        }
+        let ec = context(req.encryption_context);
+        let blob = req.ciphertext_blob.expect("validated");
+        let o = self
+            .open(
+                caller,
+                &blob.0,
+                req.key_id.as_deref(),
+                &ec,
+                "Decrypt",
+                "Decrypt",
+                req.encryption_algorithm.as_deref(),
+                req.dry_run == Some(true),
+            )
+            .await?;
+        Ok(DecryptResponse {
+            key_id: o.entry.arn.clone(),
+            plaintext: Plaintext(o.plaintext),
+            encryption_algorithm: SYMMETRIC_DEFAULT.into(),
+            key_material_id: hex(&o.material_id),
+        })
+    }
+
+    pub async fn re_encrypt(&self, caller: &Caller, req: ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
+        let ignore_ct = ignores_ciphertext(req.dry_run, &req.dry_run_modifiers);
+        let mut v = Validation::new();
+        if !ignore_ct && v.required("ciphertextBlob", req.ciphertext_blob.as_ref()) {
+            v.blob_len("ciphertextBlob", req.ciphertext_blob.as_ref().expect("checked").0.len(), 1, 6144);
+        }
+        validate::opt_key_id(&mut v, "sourceKeyId", req.source_key_id.as_ref());
+        let dest_id = validate::key_id(&mut v, "destinationKeyId", req.destination_key_id.as_ref());
+        validate::encryption_algorithm(&mut v, "sourceEncryptionAlgorithm", req.source_encryption_algorithm.as_ref());
+        validate::encryption_algorithm(
+            &mut v,
+            "destinationEncryptionAlgorithm",
+            req.destination_encryption_algorithm.as_ref(),
+        );
+        validate::grant_tokens(&mut v, req.grant_tokens.as_ref());
+        dry_run_modifiers(&mut v, &req.dry_run_modifiers);
+        validated(v)?;
+        let dry_run = req.dry_run == Some(true);
+        let dest = self.resolve(caller, dest_id.expect("validated"), true).await?;
+        if ignore_ct {
+            let src_id = req.source_key_id.as_deref().ok_or_else(|| {
+                KmsError::Validation("SourceKeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.".into())
+            })?;
+            let src = self.resolve(caller, src_id, true).await?;
+            authorize(caller, &src, "ReEncryptFrom")?;
+            usable(&src)?;
+            check_usage(&src, "ReEncrypt", req.source_encryption_algorithm.as_deref())?;
+        }
+        authorize(caller, &dest, "ReEncryptTo")?;
+        usable(&dest)?;
+        check_usage(&dest, "ReEncrypt", req.destination_encryption_algorithm.as_deref())?;
+        if ignore_ct {
+            return Err(KmsError::DryRunOperation);
+        }
+        let blob = req.ciphertext_blob.expect("validated");
+        let o = self
+            .open(
+                caller,
+                &blob.0,
+                req.source_key_id.as_deref(),
+                &context(req.source_encryption_context),
+                "ReEncryptFrom",
+                "ReEncrypt",
+                req.source_encryption_algorithm.as_deref(),
+                dry_run,
+            )
+            .await?;
+        let (ct, dest_mid) = seal(&dest, &context(req.destination_encryption_context), o.plaintext.expose())?;
+        Ok(ReEncryptResponse {
+            ciphertext_blob: Blob(ct),
+            source_key_id: o.entry.arn.clone(),
+            key_id: dest.arn.clone(),
+            source_encryption_algorithm: SYMMETRIC_DEFAULT.into(),
+            destination_encryption_algorithm: SYMMETRIC_DEFAULT.into(),
+            source_key_material_id: hex(&o.material_id),
+            destination_key_material_id: hex(&dest_mid),
+        })
+    }
+
+    pub async fn generate_data_key(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        self.data_key(caller, req, true).await
+    }
+
+    pub async fn generate_data_key_without_plaintext(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyRequest,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        self.data_key(caller, req, false).await
+    }
+
+    async fn data_key(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyRequest,
+        with_plaintext: bool,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        let op = if with_plaintext { "GenerateDataKey" } else { "GenerateDataKeyWithoutPlaintext" };
+        let mut v = Validation::new();
+        let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
+        if let Some(n) = req.number_of_bytes {
+            v.range("numberOfBytes", n, 1, 1024);
+        }
+        if let Some(s) = &req.key_spec {
+            v.one_of("keySpec", s, &["AES_256", "AES_128"]);
+        }
+        validate::grant_tokens(&mut v, req.grant_tokens.as_ref());
+        validated(v)?;
+        let len = match (req.number_of_bytes, req.key_spec.as_deref()) {
+            (Some(n), None) => n as usize,
+            (None, Some("AES_256")) => 32,
+            (None, Some(_)) => 16,
+            _ => return Err(KmsError::Validation("Please specify either number of bytes or key spec.".into())),
+        };
+        no_recipient(&req.recipient)?;
+        let e = self.resolve(caller, key_id.expect("validated"), true).await?;
+        authorize(caller, &e, op)?;
+        usable(&e)?;
+        check_usage(&e, op, None)?;
+        if req.dry_run == Some(true) {
+            return Err(KmsError::DryRunOperation);
+        }
+        let data_key = SecretBytes::random(len);
+        let (ct, mid) = seal(&e, &context(req.encryption_context), data_key.expose())?;
+        Ok(GenerateDataKeyResponse {
+            ciphertext_blob: Blob(ct),
+            plaintext: with_plaintext.then_some(Plaintext(data_key)),
+            key_id: e.arn.clone(),
+            key_material_id: hex(&mid),
+        })
+    }
+
+    pub async fn generate_random(
+        &self,
+        _caller: &Caller,
+        req: GenerateRandomRequest,
+    ) -> Result<GenerateRandomResponse, KmsError> {
+        let Some(n) = req.number_of_bytes else {
+            return Err(KmsError::Validation("NumberOfBytes is required.".into()));
+        };
+        let mut v = Validation::new();
+        v.range("numberOfBytes", n, 1, 1024);
+        if let Some(c) = &req.custom_key_store_id {
+            v.str_len("customKeyStoreId", c, 1, 64);
+        }
+        validated(v)?;
+        if req.custom_key_store_id.is_some() {
+            return Err(KmsError::UnsupportedOperation("Custom key stores are not supported by Coffer.".into()));
+        }
+        no_recipient(&req.recipient)?;
+        Ok(GenerateRandomResponse { plaintext: Plaintext(SecretBytes::random(n as usize)) })
+    }
+}

@@ -1,0 +1,382 @@
+//! Key lifecycle: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription, EnableKey, DisableKey,
+//! ScheduleKeyDeletion, CancelKeyDeletion — and the key-state rules every operation applies.
+
+use std::sync::Arc;
+
+use coffer_policy::Caller;
+use coffer_store::{Expect, Write, tables};
+use coffer_util::{Validation, marker};
+
+use crate::authorize::authorize;
+use crate::error::validated;
+use crate::model::*;
+use crate::state::{KeyEntry, KeyRecord, KeyState, RotationRecord, TagRecord, new_material};
+use crate::{Kms, KmsError, encode, validate};
+
+pub(crate) const KEY_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+    "ML_DSA_44",
+    "ML_DSA_65",
+    "ML_DSA_87",
+    "ECC_NIST_EDWARDS25519",
+];
+const CMK_SPECS: &[&str] = &[
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "SM2",
+];
+const KEY_USAGES: &[&str] = &["SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"];
+const ORIGINS: &[&str] = &["AWS_KMS", "EXTERNAL", "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"];
+
+/// AWS's KeySpec/KeyUsage pairing rules.
+fn usage_compatible(spec: &str, usage: &str) -> bool {
+    match spec {
+        "SYMMETRIC_DEFAULT" => usage == "ENCRYPT_DECRYPT",
+        s if s.starts_with("RSA_") => matches!(usage, "ENCRYPT_DECRYPT" | "SIGN_VERIFY"),
+        s if s.starts_with("ECC_NIST_P") => matches!(usage, "SIGN_VERIFY" | "KEY_AGREEMENT"),
+        "ECC_SECG_P256K1" | "ECC_NIST_EDWARDS25519" => usage == "SIGN_VERIFY",
+        s if s.starts_with("ML_DSA_") => usage == "SIGN_VERIFY",
+        s if s.starts_with("HMAC_") => usage == "GENERATE_VERIFY_MAC",
+        "SM2" => matches!(usage, "ENCRYPT_DECRYPT" | "SIGN_VERIFY" | "KEY_AGREEMENT"),
+        _ => false,
+    }
+}
+
+// ---------------------------------------------------------------- key-state rules
+
+pub(crate) fn pending_deletion(e: &KeyEntry) -> KmsError {
+    KmsError::InvalidState(format!("{} is pending deletion.", e.arn))
+}
+
+/// Administrative changes are refused while a key waits for deletion.
+pub(crate) fn not_pending_deletion(e: &KeyEntry) -> Result<(), KmsError> {
+    if e.rec.state == KeyState::PendingDeletion { Err(pending_deletion(e)) } else { Ok(()) }
+}
+
+/// Cryptographic use needs an Enabled key.
+pub(crate) fn usable(e: &KeyEntry) -> Result<(), KmsError> {
+    match e.rec.state {
+        KeyState::Enabled => Ok(()),
+        KeyState::Disabled => Err(KmsError::Disabled(format!("{} is disabled.", e.arn))),
+        KeyState::PendingDeletion => Err(pending_deletion(e)),
+        KeyState::PendingImport => Err(KmsError::InvalidState(format!("{} is pending import.", e.arn))),
+    }
+}
+
+pub(crate) fn metadata(e: &KeyEntry) -> KeyMetadata {
+    let r = &e.rec;
+    let symmetric = r.key_spec == "SYMMETRIC_DEFAULT";
+    KeyMetadata {
+        aws_account_id: r.account.clone(),
+        key_id: r.key_id.clone(),
+        arn: e.arn.clone(),
+        creation_date: Date(coffer_util::Timestamp(r.created_ms)),
+        enabled: r.state == KeyState::Enabled,
+        description: r.description.clone(),
+        key_usage: r.key_usage.clone(),
+        key_state: r.state.as_str().to_string(),
+        deletion_date: r.deletion_ms.map(|d| Date(coffer_util::Timestamp(d))),
+        origin: r.origin.clone(),
+        key_manager: r.key_manager.clone(),
+        customer_master_key_spec: r.key_spec.clone(),
+        key_spec: r.key_spec.clone(),
+        encryption_algorithms: (r.key_usage == "ENCRYPT_DECRYPT" && symmetric)
+            .then(|| vec!["SYMMETRIC_DEFAULT".to_string()]),
+        multi_region: false,
+        pending_deletion_window_in_days: if r.state == KeyState::PendingDeletion { r.pending_window_days } else { None },
+        current_key_material_id: (symmetric && r.state != KeyState::PendingImport).then(|| r.current_material.clone()),
+    }
+}
+
+pub(crate) fn tag_records(tags: &[Tag]) -> Vec<TagRecord> {
+    tags.iter()
+        .map(|t| TagRecord {
+            key: t.tag_key.clone().unwrap_or_default(),
+            value: t.tag_value.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The fields every new key record shares; the caller fills in what differs.
+pub(crate) fn new_key_record(kms: &Kms, caller: &Caller, key_id: String, description: String, policy: String) -> KeyRecord {
+    let now = kms.clock.now().millis();
+    let material = new_material(&kms.root, &key_id, now, None);
+    KeyRecord {
+        current_material: material.id.clone(),
+        key_id,
+        account: caller.account().to_string(),
+        region: caller.region.clone(),
+        created_ms: now,
+        description,
+        key_usage: "ENCRYPT_DECRYPT".into(),
+        key_spec: "SYMMETRIC_DEFAULT".into(),
+        origin: "AWS_KMS".into(),
+        key_manager: "CUSTOMER".into(),
+        state: KeyState::Enabled,
+        deletion_ms: None,
+        pending_window_days: None,
+        policy,
+        tags: Vec::new(),
+        rotation: RotationRecord { period_days: 365, ..Default::default() },
+        materials: vec![material],
+    }
+}
+
+impl Kms {
+    /// Writes a brand-new key (and any `extra` writes, such as its alias) atomically.
+    pub(crate) async fn insert_key(&self, rec: KeyRecord, extra: Vec<Write>) -> Result<Arc<KeyEntry>, KmsError> {
+        let mut batch = vec![Write::put(tables::KMS_KEYS, &rec.key_id, "", encode(&rec), Expect::Absent)];
+        batch.extend(extra);
+        let versions = self.store.write(batch).await?;
+        let entry = Arc::new(KeyEntry::build(rec, versions[0], &self.root, None)?);
+        self.cache.put_key(entry.clone());
+        Ok(entry)
+    }
+
+    pub async fn create_key(&self, caller: &Caller, req: CreateKeyRequest) -> Result<KeyMetadataResponse, KmsError> {
+        let mut v = Validation::new();
+        if let Some(p) = &req.policy {
+            crate::policy::validate_policy_text(&mut v, p);
+        }
+        validate::description(&mut v, req.description.as_ref());
+        if let Some(u) = &req.key_usage {
+            v.one_of("keyUsage", u, KEY_USAGES);
+        }
+        if let Some(s) = &req.key_spec {
+            v.one_of("keySpec", s, KEY_SPECS);
+        }
+        if let Some(s) = &req.customer_master_key_spec {
+            v.one_of("customerMasterKeySpec", s, CMK_SPECS);
+        }
+        if let Some(o) = &req.origin {
+            v.one_of("origin", o, ORIGINS);
+        }
+        if let Some(c) = &req.custom_key_store_id {
+            v.str_len("customKeyStoreId", c, 1, 64);
+        }
+        if let Some(x) = &req.xks_key_id {
+            v.str_len("xksKeyId", x, 1, 128);
+        }
+        let tags = req.tags.unwrap_or_default();
+        validate::tags(&mut v, &tags);
+        validated(v)?;
+
+        if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
+            return Err(KmsError::Validation(
+                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec parameter is deprecated. Use KeySpec parameter instead.".into(),
+            ));
+        }
+        let spec = req.key_spec.or(req.customer_master_key_spec).unwrap_or_else(|| "SYMMETRIC_DEFAULT".into());
+        if spec != "SYMMETRIC_DEFAULT" && req.key_usage.is_none() {
+            return Err(KmsError::Validation(
+                "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.".into(),
+            ));
+        }
+        let usage = req.key_usage.unwrap_or_else(|| "ENCRYPT_DECRYPT".into());
+        if !usage_compatible(&spec, &usage) {
+            return Err(KmsError::Validation(format!("KeyUsage {usage} is not compatible with KeySpec {spec}")));
+        }
+        if spec != "SYMMETRIC_DEFAULT" {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "KeySpec {spec} is not supported by this Coffer release; only SYMMETRIC_DEFAULT keys can be created."
+            )));
+        }
+        let origin = req.origin.as_deref().unwrap_or("AWS_KMS");
+        if req.custom_key_store_id.is_some() || matches!(origin, "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE") {
+            return Err(KmsError::UnsupportedOperation("Custom key stores are not supported by Coffer.".into()));
+        }
+        if origin == "EXTERNAL" {
+            return Err(KmsError::UnsupportedOperation(
+                "Origin EXTERNAL (imported key material) is not supported by this Coffer release.".into(),
+            ));
+        }
+        if req.multi_region == Some(true) {
+            return Err(KmsError::UnsupportedOperation("Multi-Region keys are not supported by Coffer.".into()));
+        }
+        validate::tag_rules(&tags)?;
+        if tags.len() > validate::MAX_TAGS {
+            return Err(KmsError::Tag("Too many tags".into()));
+        }
+        let policy = match req.policy {
+            Some(p) => {
+                crate::policy::check_policy(&p)?;
+                p
+            }
+            None => crate::policy::default_key_policy(caller.account()),
+        };
+        let key_id = coffer_crypto::random::uuid_v4();
+        let mut rec = new_key_record(self, caller, key_id, req.description.unwrap_or_default(), policy);
+        rec.tags = tag_records(&tags);
+        let entry = self.insert_key(rec, Vec::new()).await?;
+        caller.note_resource(&entry.arn);
+        Ok(KeyMetadataResponse { key_metadata: metadata(&entry) })
+    }
+
+    pub async fn describe_key(&self, caller: &Caller, req: KeyIdRequest) -> Result<KeyMetadataResponse, KmsError> {
+        let mut v = Validation::new();
+        let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
+        validate::grant_tokens(&mut v, req.grant_tokens.as_ref());
+        validated(v)?;
+        let e = self.resolve(caller, key_id.expect("validated"), true).await?;
+        authorize(caller, &e, "DescribeKey")?;
+        Ok(KeyMetadataResponse { key_metadata: metadata(&e) })
+    }
+
+    pub async fn list_keys(&self, caller: &Caller, req: PageRequest) -> Result<ListKeysResponse, KmsError> {
+        let mut v = Validation::new();
+        validate::page(&mut v, req.limit, req.marker.as_ref());
+        validated(v)?;
+        let after = validate::resume_after(req.marker.as_ref())?;
+        let limit = req.limit.unwrap_or(100) as usize;
+        let mut ids = self.cache.key_ids(caller.account(), &caller.region, after.as_deref(), limit + 1);
+        let truncated = ids.len() > limit;
+        ids.truncate(limit);
+        let next_marker = truncated.then(|| marker::encode(ids.last().expect("non-empty")));
+        let keys = ids
+            .into_iter()
+            .map(|id| KeyListEntry {
+                key_arn: crate::state::key_arn(&caller.region, caller.account(), &id),
+                key_id: id,
+            })
+            .collect();
+        Ok(ListKeysResponse { keys, next_marker, truncated })
+    }
+
+    pub async fn update_key_description(
+        &self,
+        caller: &Caller,
+        req: UpdateKeyDescriptionRequest,
+    ) -> Result<Empty, KmsError> {
+        let mut v = Validation::new();
+        let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
+        if v.required("description", req.description.as_ref()) {
+            validate::description(&mut v, req.description.as_ref());
+        }
+        validated(v)?;
+        let e = self.resolve(caller, key_id.expect("validated"), false).await?;
+        authorize(caller, &e, "UpdateKeyDescription")?;
+        let description = req.description.expect("validated");
+        self.mutate_key(e, |e| {
+            not_pending_deletion(e)?;
+            let mut rec = e.rec.clone();
+            rec.description = description.clone();
+            Ok((rec, vec![], ()))
+        })
+        .await?;
+        Ok(Empty {})
+    }
+
+    pub async fn enable_key(&self, caller: &Caller, req: KeyIdRequest) -> Result<Empty, KmsError> {
+        self.set_enabled(caller, req, true).await
+    }
+
+    pub async fn disable_key(&self, caller: &Caller, req: KeyIdRequest) -> Result<Empty, KmsError> {
+        self.set_enabled(caller, req, false).await
+    }
+
+    async fn set_enabled(&self, caller: &Caller, req: KeyIdRequest, enable: bool) -> Result<Empty, KmsError> {
+        let mut v = Validation::new();
+        let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
+        validated(v)?;
+        let e = self.resolve(caller, key_id.expect("validated"), false).await?;
+        authorize(caller, &e, if enable { "EnableKey" } else { "DisableKey" })?;
+        let target = if enable { KeyState::Enabled } else { KeyState::Disabled };
+        if e.rec.state == target {
+            return Ok(Empty {});
+        }
+        self.mutate_key(e, |e| {
+            match e.rec.state {
+                KeyState::PendingDeletion => return Err(pending_deletion(e)),
+                KeyState::PendingImport => {
+                    return Err(KmsError::InvalidState(format!("{} is pending import.", e.arn)));
+                }
+                KeyState::Enabled | KeyState::Disabled => {}
+            }
+            let mut rec = e.rec.clone();
+            rec.state = target;
+            Ok((rec, vec![], ()))
+        })
+        .await?;
+        Ok(Empty {})
+    }
+
+    pub async fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        req: ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+        let mut v = Validation::new();
+        let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
+        if let Some(d) = req.pending_window_in_days {
+            v.range("pendingWindowInDays", d, 1, 365);
+        }
+        validated(v)?;
+        let days = req.pending_window_in_days.unwrap_or(30);
+        if !(7..=30).contains(&days) {
+            return Err(KmsError::Validation("PendingWindowInDays must be between 7 and 30".into()));
+        }
+        let e = self.resolve(caller, key_id.expect("validated"), false).await?;
+        authorize(caller, &e, "ScheduleKeyDeletion")?;
+        let now = self.clock.now();
+        let deletion = now.plus_days(days);
+        let (e, ()) = self
+            .mutate_key(e, |e| {
+                not_pending_deletion(e)?;
+                let mut rec = e.rec.clone();
+                rec.state = KeyState::PendingDeletion;
+                rec.deletion_ms = Some(deletion.millis());
+                rec.pending_window_days = Some(days);
+                Ok((rec, vec![], ()))
+            })
+            .await?;
+        Ok(ScheduleKeyDeletionResponse {
+            key_id: e.arn.clone(),
+            deletion_date: Date(deletion),
+            key_state: KeyState::PendingDeletion.as_str().into(),
+            pending_window_in_days: days,
+        })
+    }
+
+    pub async fn cancel_key_deletion(&self, caller: &Caller, req: KeyIdRequest) -> Result<KeyIdResponse, KmsError> {
+        let mut v = Validation::new();
+        let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
+        validated(v)?;
+        let e = self.resolve(caller, key_id.expect("validated"), false).await?;
+        authorize(caller, &e, "CancelKeyDeletion")?;
+        let (e, ()) = self
+            .mutate_key(e, |e| {
+                if e.rec.state != KeyState::PendingDeletion {
+                    return Err(KmsError::InvalidState(format!("{} is not pending deletion.", e.arn)));
+                }
+                let mut rec = e.rec.clone();
+                rec.state = KeyState::Disabled;
+                rec.deletion_ms = None;
+                rec.pending_window_days = None;
+                Ok((rec, vec![], ()))
+            })
+            .await?;
+        Ok(KeyIdResponse { key_id: e.arn.clone() })
+    }
+}

@@ -1,0 +1,275 @@
+//! What a KMS key is at rest (records) and in memory (entries), and the in-memory cache.
+//!
+//! A key is one store item (table `kms.keys`, pk = key id) holding its metadata, key policy,
+//! tags, rotation schedule and every key material it ever had, each material sealed under the
+//! root key with the purpose `kms-material:<key id>:<material id>`. Keeping a key in one item
+//! makes every key change a single conditional write.
+//!
+//! The cache holds every key and alias of this node with materials already unsealed into
+//! aws-lc-rs key objects, so Encrypt/Decrypt/GenerateDataKey never touch the database. It is
+//! changed only after a write commits, and only forward (a higher store version replaces a lower
+//! one), so concurrent writers cannot leave it older than the store.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
+
+use coffer_crypto::digest::{hex, unhex};
+use coffer_crypto::{RootKey, SecretBytes, SymmetricKey, random};
+use serde::{Deserialize, Serialize};
+
+use crate::KmsError;
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    Enabled,
+    Disabled,
+    PendingDeletion,
+    PendingImport,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Enabled => "Enabled",
+            KeyState::Disabled => "Disabled",
+            KeyState::PendingDeletion => "PendingDeletion",
+            KeyState::PendingImport => "PendingImport",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TagRecord {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct RotationRecord {
+    pub enabled: bool,
+    pub period_days: i64,
+    /// When the current automatic period started (rotation enabled, or last automatic rotation).
+    pub anchor_ms: Option<i64>,
+    pub next_ms: Option<i64>,
+    pub on_demand_count: u32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct MaterialRecord {
+    /// 64 lower-case hex characters (32 bytes), as AWS's KeyMaterialId.
+    pub id: String,
+    pub created_ms: i64,
+    /// `None` for the key's original material; `AUTOMATIC` or `ON_DEMAND` for rotations.
+    pub rotation_type: Option<String>,
+    /// The material sealed under the root key (hex).
+    pub sealed: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct KeyRecord {
+    pub key_id: String,
+    pub account: String,
+    pub region: String,
+    pub created_ms: i64,
+    pub description: String,
+    pub key_usage: String,
+    pub key_spec: String,
+    pub origin: String,
+    /// `CUSTOMER` or `AWS`.
+    pub key_manager: String,
+    pub state: KeyState,
+    pub deletion_ms: Option<i64>,
+    pub pending_window_days: Option<i64>,
+    pub policy: String,
+    pub tags: Vec<TagRecord>,
+    pub rotation: RotationRecord,
+    pub materials: Vec<MaterialRecord>,
+    pub current_material: String,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct AliasRecord {
+    pub target_key_id: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+pub fn key_arn(region: &str, account: &str, key_id: &str) -> String {
+    format!("arn:aws:kms:{region}:{account}:key/{key_id}")
+}
+
+pub fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {
+    format!("arn:aws:kms:{region}:{account}:{alias_name}")
+}
+
+pub fn alias_partition(account: &str, region: &str) -> String {
+    format!("{account}:{region}")
+}
+
+fn material_purpose(key_id: &str, material_id: &str) -> String {
+    format!("kms-material:{key_id}:{material_id}")
+}
+
+/// Generates a new AES-256 key material for `key_id`, returning its sealed record.
+pub fn new_material(root: &RootKey, key_id: &str, now_ms: i64, rotation_type: Option<&str>) -> MaterialRecord {
+    let id = hex(&random::bytes::<32>());
+    let raw = SecretBytes::random(32);
+    let sealed = root.seal(&material_purpose(key_id, &id), raw.expose());
+    MaterialRecord { id, created_ms: now_ms, rotation_type: rotation_type.map(str::to_owned), sealed: hex(&sealed) }
+}
+
+/// A key as served from memory. No `Debug`: it holds key objects.
+pub struct KeyEntry {
+    pub rec: KeyRecord,
+    pub version: i64,
+    pub arn: String,
+    pub uuid: [u8; 16],
+    materials: HashMap<[u8; 32], Arc<SymmetricKey>>,
+    current: [u8; 32],
+}
+
+fn material_id_bytes(id: &str) -> Result<[u8; 32], KmsError> {
+    unhex(id)
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| KmsError::Internal(format!("stored material id {id:?} is malformed")))
+}
+
+impl KeyEntry {
+    /// Builds the in-memory form, unsealing materials (reusing those of `prev` that are known).
+    pub fn build(rec: KeyRecord, version: i64, root: &RootKey, prev: Option<&KeyEntry>) -> Result<KeyEntry, KmsError> {
+        let uuid = random::parse_uuid(&rec.key_id)
+            .ok_or_else(|| KmsError::Internal(format!("stored key id {:?} is malformed", rec.key_id)))?;
+        let mut materials = HashMap::with_capacity(rec.materials.len());
+        for m in &rec.materials {
+            let id = material_id_bytes(&m.id)?;
+            if let Some(k) = prev.and_then(|p| p.materials.get(&id)) {
+                materials.insert(id, k.clone());
+                continue;
+            }
+            let sealed = unhex(&m.sealed).ok_or_else(|| KmsError::Internal("sealed material is not hex".into()))?;
+            let raw = root
+                .open(&material_purpose(&rec.key_id, &m.id), &sealed)
+                .map_err(|e| KmsError::Internal(format!("key {} material {}: {e}", rec.key_id, m.id)))?;
+            let key = SymmetricKey::from_bytes(raw.expose())
+                .map_err(|_| KmsError::Internal(format!("key {} material {} has a bad length", rec.key_id, m.id)))?;
+            materials.insert(id, Arc::new(key));
+        }
+        let current = material_id_bytes(&rec.current_material)?;
+        if !materials.contains_key(&current) && rec.state != KeyState::PendingImport {
+            return Err(KmsError::Internal(format!("key {} has no current material", rec.key_id)));
+        }
+        let arn = key_arn(&rec.region, &rec.account, &rec.key_id);
+        Ok(KeyEntry { rec, version, arn, uuid, materials, current })
+    }
+
+    pub fn material(&self, id: &[u8; 32]) -> Option<&SymmetricKey> {
+        self.materials.get(id).map(|k| k.as_ref())
+    }
+
+    /// The material new ciphertexts use, and its id.
+    pub fn current(&self) -> Option<(&[u8; 32], &SymmetricKey)> {
+        self.materials.get(&self.current).map(|k| (&self.current, k.as_ref()))
+    }
+
+    pub fn is_aws_managed(&self) -> bool {
+        self.rec.key_manager == "AWS"
+    }
+}
+
+pub struct AliasEntry {
+    pub name: String,
+    pub account: String,
+    pub region: String,
+    pub rec: AliasRecord,
+    pub version: i64,
+}
+
+type Scope = (String, String);
+
+#[derive(Default)]
+struct Inner {
+    keys: HashMap<[u8; 16], Arc<KeyEntry>>,
+    /// (account, region) → key ids, for listing in a stable order.
+    by_scope: BTreeMap<Scope, BTreeSet<String>>,
+    /// (account, region) → alias name → alias.
+    aliases: BTreeMap<Scope, BTreeMap<String, Arc<AliasEntry>>>,
+}
+
+#[derive(Default)]
+pub struct Cache {
+    inner: RwLock<Inner>,
+}
+
+impl Cache {
+    pub fn key(&self, uuid: &[u8; 16]) -> Option<Arc<KeyEntry>> {
+        self.inner.read().expect("cache lock").keys.get(uuid).cloned()
+    }
+
+    /// Inserts or replaces a key unless the cache already holds a newer version.
+    pub fn put_key(&self, e: Arc<KeyEntry>) {
+        let mut g = self.inner.write().expect("cache lock");
+        if g.keys.get(&e.uuid).is_some_and(|old| old.version >= e.version) {
+            return;
+        }
+        g.by_scope.entry((e.rec.account.clone(), e.rec.region.clone())).or_default().insert(e.rec.key_id.clone());
+        g.keys.insert(e.uuid, e);
+    }
+
+    pub fn remove_key(&self, uuid: &[u8; 16]) {
+        let mut g = self.inner.write().expect("cache lock");
+        if let Some(e) = g.keys.remove(uuid)
+            && let Some(set) = g.by_scope.get_mut(&(e.rec.account.clone(), e.rec.region.clone()))
+        {
+            set.remove(&e.rec.key_id);
+        }
+    }
+
+    /// Key ids of one account and region, in order, strictly after `after`.
+    pub fn key_ids(&self, account: &str, region: &str, after: Option<&str>, limit: usize) -> Vec<String> {
+        let g = self.inner.read().expect("cache lock");
+        let Some(set) = g.by_scope.get(&(account.to_string(), region.to_string())) else {
+            return Vec::new();
+        };
+        let iter: Box<dyn Iterator<Item = &String>> = match after {
+            Some(a) => Box::new(set.range::<str, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))),
+            None => Box::new(set.iter()),
+        };
+        iter.take(limit).cloned().collect()
+    }
+
+    pub fn all_keys(&self) -> Vec<Arc<KeyEntry>> {
+        self.inner.read().expect("cache lock").keys.values().cloned().collect()
+    }
+
+    pub fn alias(&self, account: &str, region: &str, name: &str) -> Option<Arc<AliasEntry>> {
+        let g = self.inner.read().expect("cache lock");
+        g.aliases.get(&(account.to_string(), region.to_string())).and_then(|m| m.get(name)).cloned()
+    }
+
+    pub fn put_alias(&self, a: Arc<AliasEntry>) {
+        let mut g = self.inner.write().expect("cache lock");
+        let m = g.aliases.entry((a.account.clone(), a.region.clone())).or_default();
+        if m.get(&a.name).is_some_and(|old| old.version >= a.version) {
+            return;
+        }
+        m.insert(a.name.clone(), a);
+    }
+
+    pub fn remove_alias(&self, account: &str, region: &str, name: &str) {
+        let mut g = self.inner.write().expect("cache lock");
+        if let Some(m) = g.aliases.get_mut(&(account.to_string(), region.to_string())) {
+            m.remove(name);
+        }
+    }
+
+    /// Aliases of one account and region in name order, optionally only those of one key.
+    pub fn aliases(&self, account: &str, region: &str, target: Option<&str>) -> Vec<Arc<AliasEntry>> {
+        let g = self.inner.read().expect("cache lock");
+        g.aliases
+            .get(&(account.to_string(), region.to_string()))
+            .map(|m| {
+                m.values().filter(|a| target.is_none_or(|t| a.rec.target_key_id == t)).cloned().collect()
+            })
+            .unwrap_or_default()
+    }
+}

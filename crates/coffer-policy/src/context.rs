@@ -1,0 +1,101 @@
+//! Who is calling, and how.
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+/// What kind of identity signed the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// The account root (`arn:aws:iam::<account>:root`).
+    Root,
+    /// An IAM user.
+    User,
+    /// A role session from AssumeRole.
+    AssumedRole,
+}
+
+impl PrincipalKind {
+    /// The value of `aws:PrincipalType`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::Root => "Account",
+            PrincipalKind::User => "User",
+            PrincipalKind::AssumedRole => "AssumedRole",
+        }
+    }
+}
+
+/// An authenticated identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    pub account: String,
+    pub arn: String,
+    /// `aws:userid`: the account id for root, the unique id (AIDA...) for users.
+    pub user_id: String,
+    /// The user or role-session name (empty for root).
+    pub name: String,
+}
+
+impl Principal {
+    pub fn root(account: &str) -> Principal {
+        Principal {
+            kind: PrincipalKind::Root,
+            account: account.to_string(),
+            arn: format!("arn:aws:iam::{account}:root"),
+            user_id: account.to_string(),
+            name: String::new(),
+        }
+    }
+}
+
+/// The caller of one API request: identity plus transport facts. Services receive it with every
+/// call; a service calling another in-process passes a copy with `via_service` set.
+#[derive(Debug)]
+pub struct Caller {
+    pub principal: Principal,
+    pub access_key_id: String,
+    /// From the SigV4 credential scope.
+    pub region: String,
+    pub source_ip: Option<IpAddr>,
+    pub secure_transport: bool,
+    /// `kms:ViaService`, e.g. `ssm.us-east-1.amazonaws.com`, for in-process calls.
+    pub via_service: Option<String>,
+    pub request_id: String,
+    pub user_agent: String,
+    /// Resources the request touched (key ARNs ...), for the request log and audit.
+    resources: Mutex<Vec<String>>,
+}
+
+impl Caller {
+    pub fn new(principal: Principal, access_key_id: String, region: String, request_id: String) -> Caller {
+        Caller {
+            principal,
+            access_key_id,
+            region,
+            source_ip: None,
+            secure_transport: false,
+            via_service: None,
+            request_id,
+            user_agent: String::new(),
+            resources: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn account(&self) -> &str {
+        &self.principal.account
+    }
+
+    /// Records a resource the request acted on (deduplicated, in order).
+    pub fn note_resource(&self, arn: &str) {
+        if let Ok(mut r) = self.resources.lock()
+            && !r.iter().any(|x| x == arn)
+        {
+            r.push(arn.to_string());
+        }
+    }
+
+    pub fn resources(&self) -> Vec<String> {
+        self.resources.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}

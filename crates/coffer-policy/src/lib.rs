@@ -1,0 +1,18 @@
+//! The IAM policy language and the request context it is evaluated against.
+//!
+//! Why pure: policy evaluation decides who may use a key, so it must be exhaustively testable
+//! from tables of (document, request) → decision without a server, a store or a clock. This crate
+//! therefore does no I/O and holds no state; callers hand it a parsed [`document::PolicyDocument`]
+//! and a [`context::Caller`] plus request facts.
+//!
+//! - [`document`]: parsing and validation of policy JSON (identity, resource and trust policies),
+//!   with `MalformedPolicyDocument` messages that say what is wrong and where.
+//! - [`context`]: who is calling (principal, account, region, transport) — built by the server
+//!   from SigV4, passed to every service call, and carried into in-process calls between services.
+#![forbid(unsafe_code)]
+
+pub mod context;
+pub mod document;
+
+pub use context::{Caller, Principal, PrincipalKind};
+pub use document::{PolicyDocument, PolicyError, PolicyKind};

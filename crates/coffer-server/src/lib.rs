@@ -1,0 +1,60 @@
+//! HTTP and the AWS wire: TLS, SigV4 authentication, protocol adapters, error mapping, the
+//! request log. No business logic.
+//!
+//! How a request flows: [`http`] accepts the connection (TLS, limits, graceful shutdown) and
+//! hands each request to [`route::handle`], which answers Coffer's own `/_coffer/*` endpoints,
+//! reads the body (capped), authenticates it with [`sigv4`] (the credential scope names region
+//! and service), picks the protocol adapter for the service, calls the service with a
+//! [`coffer_policy::Caller`], maps the result or error to the wire ([`error`]), and writes one
+//! log line.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod http;
+mod kms;
+pub mod protocol;
+mod route;
+pub mod sigv4;
+
+use std::sync::Arc;
+
+use coffer_iam::Iam;
+use coffer_kms::Kms;
+
+pub use http::{ServeOptions, serve};
+pub use kms::{IMPLEMENTED as KMS_IMPLEMENTED, NOT_YET as KMS_NOT_YET};
+
+/// The account `--dev` uses unless the access key id is itself a 12-digit account.
+pub const DEV_ACCOUNT: &str = "123456789012";
+
+/// Limits applied to every request.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest accepted body of a JSON-protocol request, in bytes.
+    pub max_json_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_json_body: 1024 * 1024 }
+    }
+}
+
+/// Everything a request handler needs: the services and the server's settings.
+pub struct App {
+    pub kms: Arc<Kms>,
+    pub iam: Arc<Iam>,
+    /// `--dev`: any credentials are accepted (signatures are parsed, secrets not checked).
+    pub dev: bool,
+    /// Whether `/_coffer/dev/clock` may move the service clock (dev and tests only).
+    pub clock_control: bool,
+    pub limits: Limits,
+    pub store_kind: &'static str,
+    signing_keys: sigv4::SigningKeyCache,
+}
+
+impl App {
+    pub fn new(kms: Arc<Kms>, iam: Arc<Iam>, dev: bool, clock_control: bool, limits: Limits, store_kind: &'static str) -> App {
+        App { kms, iam, dev, clock_control, limits, store_kind, signing_keys: Default::default() }
+    }
+}

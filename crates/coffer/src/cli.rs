@@ -1,0 +1,99 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "coffer",
+    version,
+    about = "Coffer: a self-hosted key management and secrets service that speaks AWS's wire protocols (KMS).",
+    long_about = "Coffer serves AWS-compatible APIs on one port so that unmodified AWS clients (aws CLI, boto3, \
+aws-sdk-rust, the AWS Encryption SDK) work against it by endpoint URL. All key material is sealed under a root \
+key at rest; every request is authenticated with SigV4.\n\nStart with `coffer serve --dev` for an in-memory \
+instance that accepts any credentials, or `coffer serve` for a durable one."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve every Coffer service on one port until SIGTERM or SIGINT.
+    Serve(ServeArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file. Its keys are the long option names with `_` (listen, data_dir, ...).
+    /// Precedence: command-line flag, then environment variable, then this file, then the default.
+    #[arg(long, env = "COFFER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address and port to listen on [default: 127.0.0.1:4566].
+    #[arg(long, env = "COFFER_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// Data directory: database, root key, admin credentials [default: ./coffer-data].
+    #[arg(long, env = "COFFER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Store: `sqlite` (the file coffer.db in the data directory, the default) or `sqlite:<path>`.
+    /// PostgreSQL (`postgres://...`) arrives in a later release.
+    #[arg(long, env = "COFFER_STORE", value_name = "URL")]
+    pub store: Option<String>,
+
+    /// PEM certificate chain; with --tls-key, serves HTTPS.
+    #[arg(long, env = "COFFER_TLS_CERT", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "COFFER_TLS_KEY", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Log format [default: text].
+    #[arg(long, env = "COFFER_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// Log filter, e.g. `info` or `coffer=debug` [default: info].
+    #[arg(long, env = "COFFER_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+
+    /// Maximum simultaneous client connections [default: 4096].
+    #[arg(long, env = "COFFER_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Largest accepted request body of the JSON protocols, in bytes [default: 1048576].
+    #[arg(long, env = "COFFER_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+
+    /// Seconds between runs of the background jobs (key deletion, automatic rotation) [default: 60].
+    #[arg(long, env = "COFFER_JOBS_INTERVAL", value_name = "SECONDS")]
+    pub jobs_interval: Option<u64>,
+
+    /// Development mode: in-memory store (nothing is written to disk), any SigV4 credentials are
+    /// accepted without checking the secret; the account is 123456789012 unless the access key
+    /// id is itself 12 digits. Enables POST /_coffer/dev/clock?advance=<seconds>.
+    #[arg(long)]
+    pub dev: bool,
+
+    /// With --dev: serve HTTPS with a freshly generated self-signed certificate for localhost
+    /// (its path is printed at start).
+    #[arg(long, requires = "dev")]
+    pub tls: bool,
+
+    /// Testing only: allow POST /_coffer/dev/clock outside --dev. Never use in production.
+    #[arg(long, hide = true, env = "COFFER_UNSAFE_TEST_CLOCK")]
+    pub unsafe_test_clock: bool,
+}

@@ -1,0 +1,157 @@
+//! Configuration: TOML file, overridden by `COFFER_*` environment variables, overridden by flags.
+//!
+//! clap already resolves flag-over-environment; this module fills what neither gave from the
+//! file and then from defaults, and validates the result into a [`Config`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::{LogFormat, ServeArgs};
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub store: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+    pub max_connections: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub jobs_interval: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    Memory,
+    Sqlite(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsChoice {
+    None,
+    Files { cert: PathBuf, key: PathBuf },
+    SelfSigned,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub store: StoreChoice,
+    pub tls: TlsChoice,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub max_connections: usize,
+    pub max_body_bytes: usize,
+    pub jobs_interval: Duration,
+    pub dev: bool,
+    pub clock_control: bool,
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("config file {} is invalid: {e}", path.display()))
+}
+
+impl Config {
+    pub fn resolve(args: ServeArgs) -> Result<Config, String> {
+        let file = match &args.config {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        let listen_s = args.listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:4566".into());
+        let listen: SocketAddr =
+            listen_s.parse().map_err(|_| format!("listen address {listen_s:?} is not an IP:port address"))?;
+        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./coffer-data"));
+        let store_s = args.store.or(file.store);
+        let store = if args.dev {
+            if store_s.is_some() {
+                return Err("--dev always uses an in-memory store; do not set store".into());
+            }
+            StoreChoice::Memory
+        } else {
+            match store_s.as_deref() {
+                None | Some("sqlite") => StoreChoice::Sqlite(data_dir.join("coffer.db")),
+                Some(s) if s.starts_with("sqlite:") => {
+                    let p = s.trim_start_matches("sqlite:").trim_start_matches("//");
+                    if p.is_empty() {
+                        return Err("store sqlite:<path> needs a path".into());
+                    }
+                    StoreChoice::Sqlite(PathBuf::from(p))
+                }
+                Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                    return Err("PostgreSQL stores are not supported by this Coffer release; use sqlite".into());
+                }
+                Some(s) => return Err(format!("unknown store {s:?}: expected sqlite or sqlite:<path>")),
+            }
+        };
+        let cert = args.tls_cert.or(file.tls_cert);
+        let key = args.tls_key.or(file.tls_key);
+        let tls = match (cert, key, args.tls) {
+            (Some(_), _, true) | (_, Some(_), true) => {
+                return Err("--tls generates a certificate; do not also give tls_cert/tls_key".into());
+            }
+            (None, None, true) => TlsChoice::SelfSigned,
+            (Some(cert), Some(key), false) => TlsChoice::Files { cert, key },
+            (None, None, false) => TlsChoice::None,
+            _ => return Err("tls_cert and tls_key must be given together".into()),
+        };
+        let max_connections = args.max_connections.or(file.max_connections).unwrap_or(4096);
+        let max_body_bytes = args.max_body_bytes.or(file.max_body_bytes).unwrap_or(1024 * 1024);
+        if max_connections == 0 || max_body_bytes < 8192 {
+            return Err("max_connections must be at least 1 and max_body_bytes at least 8192".into());
+        }
+        let jobs = args.jobs_interval.or(file.jobs_interval).unwrap_or(60);
+        if jobs == 0 {
+            return Err("jobs_interval must be at least 1 second".into());
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            store,
+            tls,
+            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            log_level: args.log_level.or(file.log_level).unwrap_or_else(|| "info".into()),
+            max_connections,
+            max_body_bytes,
+            jobs_interval: Duration::from_secs(jobs),
+            dev: args.dev,
+            clock_control: args.dev || args.unsafe_test_clock,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_file_then_flags() {
+        let dir = std::env::temp_dir().join(format!("coffer-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("coffer.toml");
+        std::fs::write(&f, "listen = \"0.0.0.0:9000\"\ndata_dir = \"/tmp/x\"\nlog_format = \"json\"\n").unwrap();
+        let c = Config::resolve(ServeArgs { config: Some(f.clone()), ..Default::default() }).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.store, StoreChoice::Sqlite(PathBuf::from("/tmp/x/coffer.db")));
+        assert_eq!(c.log_format, LogFormat::Json);
+        let c = Config::resolve(ServeArgs {
+            config: Some(f.clone()),
+            listen: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:1");
+        std::fs::write(&f, "bogus = 1\n").unwrap();
+        assert!(Config::resolve(ServeArgs { config: Some(f), ..Default::default() }).unwrap_err().contains("bogus"));
+        let e = Config::resolve(ServeArgs { store: Some("postgres://x".into()), ..Default::default() }).unwrap_err();
+        assert!(e.contains("PostgreSQL"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

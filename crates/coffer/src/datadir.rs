@@ -1,0 +1,137 @@
+//! The data directory: lock, root key, root-key check, first-start initialisation.
+//!
+//! Refusal rules, all checked before anything is written:
+//! - another process holds `coffer.lock` → refuse (SQLite must have one writer process);
+//! - a database exists but no root key is given (`COFFER_ROOT_KEY` or `root.key`) → refuse,
+//!   never generate a new key over existing sealed data;
+//! - the root key does not open the database's root-check value → refuse, naming the likely
+//!   cause. The database is not migrated or changed in any way before this check.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use coffer_crypto::RootKey;
+use coffer_store::{Expect, SqliteStore, Store, Write, tables};
+
+const ROOT_CHECK_PURPOSE: &str = "root-check";
+const ROOT_CHECK_PLAINTEXT: &[u8] = b"coffer root key check v1";
+
+/// Holds the directory lock for the life of the process.
+pub struct DataDir {
+    pub path: PathBuf,
+    _lock: File,
+}
+
+/// Writes `contents` to a new file with mode 0600 and fsyncs it and its directory.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), String> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    f.write_all(contents).and_then(|_| f.sync_all()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| format!("cannot sync {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+pub fn open_dir(path: &Path) -> Result<DataDir, String> {
+    if !path.exists() {
+        std::fs::create_dir_all(path).map_err(|e| format!("cannot create data directory {}: {e}", path.display()))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
+    }
+    let lock_path = path.join("coffer.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    lock.try_lock().map_err(|_| {
+        format!("another Coffer process is using the data directory {} (it holds coffer.lock)", path.display())
+    })?;
+    Ok(DataDir { path: path.to_owned(), _lock: lock })
+}
+
+fn decode_root_key(text: &str, source: &str) -> Result<RootKey, String> {
+    let raw = zeroize::Zeroizing::new(
+        B64.decode(text.trim()).map_err(|_| format!("the root key in {source} is not valid base64"))?,
+    );
+    RootKey::from_bytes(&raw).map_err(|_| format!("the root key in {source} must be 32 bytes (base64 of 32 bytes)"))
+}
+
+/// Opens the store with the right root key, initialising a fresh data directory.
+/// Returns the store, the root key, and whether this was the first start.
+pub fn open_store(dir: &DataDir, db_path: &Path) -> Result<(Arc<SqliteStore>, RootKey, bool), String> {
+    let key_file = dir.path.join("root.key");
+    let env_key = std::env::var("COFFER_ROOT_KEY").ok().filter(|s| !s.trim().is_empty());
+    let db_existed = db_path.exists();
+    let store = SqliteStore::open_unmigrated(db_path).map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
+    let schema = store.schema_version().map_err(|e| e.to_string())?;
+    let fresh = !db_existed || schema == 0;
+
+    let (root, generated) = match (&env_key, key_file.exists()) {
+        (Some(k), _) => (decode_root_key(k, "COFFER_ROOT_KEY")?, false),
+        (None, true) => {
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?,
+            );
+            (decode_root_key(&text, &key_file.display().to_string())?, false)
+        }
+        (None, false) if fresh => {
+            let (root, raw) = RootKey::generate();
+            let text = zeroize::Zeroizing::new(format!("{}\n", B64.encode(raw.expose())));
+            write_private(&key_file, text.as_bytes())?;
+            (root, true)
+        }
+        (None, false) => {
+            return Err(format!(
+                "{} holds a Coffer database but no root key: set COFFER_ROOT_KEY or restore {}. \
+                 Refusing to start (a new root key could not open the existing data).",
+                dir.path.display(),
+                key_file.display()
+            ));
+        }
+    };
+
+    if !fresh {
+        let rt = tokio::runtime::Handle::current();
+        let check = tokio::task::block_in_place(|| rt.block_on(store.get(tables::META, ROOT_CHECK_PURPOSE, "")))
+            .map_err(|e| e.to_string())?;
+        match check {
+            Some(item) => {
+                if root.open(ROOT_CHECK_PURPOSE, &item.value).is_err() {
+                    return Err(format!(
+                        "the root key ({}) does not open the data in {}: it is not the key this data directory was \
+                         created with. Refusing to start; nothing was changed.",
+                        if env_key.is_some() { "COFFER_ROOT_KEY" } else { "root.key" },
+                        dir.path.display()
+                    ));
+                }
+            }
+            None => return Err(format!("{} has no root-key check record; the database is damaged", db_path.display())),
+        }
+    }
+    store.migrate().map_err(|e| e.to_string())?;
+    if fresh {
+        let sealed = root.seal(ROOT_CHECK_PURPOSE, ROOT_CHECK_PLAINTEXT);
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| {
+            rt.block_on(store.write(vec![Write::put(tables::META, ROOT_CHECK_PURPOSE, "", sealed, Expect::Absent)]))
+        })
+        .map_err(|e| e.to_string())?;
+    }
+    if generated {
+        tracing::info!(path = %key_file.display(), "generated a new root key");
+    }
+    Ok((Arc::new(store), root, fresh))
+}

@@ -1,0 +1,173 @@
+//! The `coffer` binary: command line, configuration, start-up, and the background job loop.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod config;
+mod datadir;
+mod tls;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::Parser;
+use coffer_crypto::RootKey;
+use coffer_iam::Iam;
+use coffer_kms::{Kms, KmsConfig};
+use coffer_server::{App, Limits, ServeOptions};
+use coffer_store::{SqliteStore, Store};
+use coffer_util::Clock;
+
+use crate::cli::{Cli, Command, LogFormat};
+use crate::config::{Config, StoreChoice, TlsChoice};
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    match cfg.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let Command::Serve(args) = cli.command;
+    let cfg = match Config::resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("coffer: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(&cfg);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    if let Err(e) = rt.block_on(serve(cfg)) {
+        tracing::error!("{e}");
+        eprintln!("coffer: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn credentials_file(access_key_id: &str, secret: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut s = zeroize::Zeroizing::new(Vec::new());
+    s.extend_from_slice(b"[coffer]\naws_access_key_id = ");
+    s.extend_from_slice(access_key_id.as_bytes());
+    s.extend_from_slice(b"\naws_secret_access_key = ");
+    s.extend_from_slice(secret);
+    s.extend_from_slice(b"\n");
+    s
+}
+
+async fn first_start(iam: &Iam, data_dir: &Path, cfg: &Config) -> Result<(), String> {
+    let (account, key) = iam.create_account(None).await.map_err(|e| e.to_string())?;
+    let path = data_dir.join("admin-credentials");
+    datadir::write_private(&path, &credentials_file(&key.access_key_id, key.secret_access_key.expose()))?;
+    let abs = std::fs::canonicalize(&path).unwrap_or(path);
+    let scheme = if matches!(cfg.tls, TlsChoice::None) { "http" } else { "https" };
+    println!(
+        "Coffer initialised {} for account {account}.\n\
+         The account's root access key is in {} (profile `coffer`). To use it:\n\n  \
+         export AWS_SHARED_CREDENTIALS_FILE={}\n  export AWS_PROFILE=coffer\n  \
+         export AWS_ENDPOINT_URL={scheme}://{}\n  export AWS_REGION=us-east-1\n",
+        data_dir.display(),
+        abs.display(),
+        abs.display(),
+        cfg.listen,
+    );
+    Ok(())
+}
+
+async fn serve(cfg: Config) -> Result<(), String> {
+    let clock = Arc::new(Clock::new());
+    let _dir_lock;
+    let (store, root): (Arc<dyn Store>, RootKey) = match &cfg.store {
+        StoreChoice::Memory => {
+            let store = SqliteStore::memory().map_err(|e| e.to_string())?;
+            (Arc::new(store), RootKey::generate().0)
+        }
+        StoreChoice::Sqlite(db) => {
+            let dir = datadir::open_dir(&cfg.data_dir)?;
+            let (store, root, _fresh) = datadir::open_store(&dir, db)?;
+            _dir_lock = dir;
+            (store, root)
+        }
+    };
+    let root = Arc::new(root);
+    let store_kind = store.kind();
+    let iam = Arc::new(Iam::load(store.clone(), root.clone(), clock.clone()).await.map_err(|e| e.to_string())?);
+    if !cfg.dev && iam.accounts().is_empty() {
+        first_start(&iam, &cfg.data_dir, &cfg).await?;
+    }
+    let kms = Arc::new(
+        Kms::load(store.clone(), root.clone(), clock.clone(), KmsConfig::default()).await.map_err(|e| e.to_string())?,
+    );
+
+    let (tls, cert_path) = match &cfg.tls {
+        TlsChoice::None => (None, None),
+        TlsChoice::Files { cert, key } => (Some(tls::from_files(cert, key)?), None),
+        TlsChoice::SelfSigned => {
+            let (a, p) = tls::self_signed()?;
+            (Some(a), Some(p))
+        }
+    };
+    let listener =
+        tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = Arc::new(App::new(
+        kms.clone(),
+        iam.clone(),
+        cfg.dev,
+        cfg.clock_control,
+        Limits { max_json_body: cfg.max_body_bytes },
+        store_kind,
+    ));
+
+    // Background jobs: key deletion at the end of waiting periods, automatic rotation.
+    let jobs_kms = kms.clone();
+    let interval = cfg.jobs_interval;
+    let jobs = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            jobs_kms.run_jobs().await;
+        }
+    });
+
+    tracing::info!(
+        listen = %local,
+        tls = tls.is_some(),
+        dev = cfg.dev,
+        store = store_kind,
+        keys = kms.key_count(),
+        version = env!("CARGO_PKG_VERSION"),
+        "coffer is serving"
+    );
+    if let Some(p) = &cert_path {
+        tracing::info!(cert = %p.display(), "self-signed TLS certificate for --dev --tls (trust it with --ca-bundle)");
+    }
+    // A line tests and scripts can wait for.
+    println!("coffer listening on {}://{local}", if tls.is_some() { "https" } else { "http" });
+
+    coffer_server::serve(
+        app,
+        listener,
+        tls,
+        ServeOptions { max_connections: cfg.max_connections, ..Default::default() },
+        shutdown_signal(),
+    )
+    .await;
+    jobs.abort();
+    tracing::info!("coffer stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}
