@@ -1,1 +1,377 @@
+//! The integration-test harness: starts the real `coffer` binary and talks to it.
+//!
+//! Nothing here imitates Coffer. Each test starts its own process (`--listen 127.0.0.1:0`, the
+//! port is read from the "coffer listening on" line), keeps its log in a file, and stops it with
+//! SIGTERM, asserting a clean exit. Clients are aws-sdk-kms, or raw HTTP/1.1 signed with
+//! aws-sigv4 for the requests an SDK refuses to send (malformed JSON, skewed clocks, ...).
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+pub use aws_sdk_kms;
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kms::error::ProvideErrorMetadata;
+
+pub const REGION: &str = "us-east-1";
+
+/// Path of the coffer binary under test (`COFFER_BIN`, or the workspace's debug build).
+pub fn coffer_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("COFFER_BIN") {
+        return PathBuf::from(p);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/coffer")
+}
+
+/// A fresh empty directory under the system temp dir.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "coffer-it-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A running coffer process.
+pub struct Coffer {
+    child: Option<Child>,
+    /// `127.0.0.1:port`
+    pub addr: String,
+    pub endpoint: String,
+    pub log: PathBuf,
+    pub data_dir: Option<PathBuf>,
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+/// How to start coffer.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub dev: bool,
+    pub tls: bool,
+    pub data_dir: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+}
+
+/// Outcome of a start that may be refused.
+pub enum Started {
+    Running(Coffer),
+    Exited { status: ExitStatus, output: String },
+}
+
+impl Coffer {
+    pub fn dev() -> Coffer {
+        Coffer::start(Options { dev: true, ..Default::default() })
+    }
+
+    /// A durable instance on `data_dir` (initialised on first start).
+    pub fn durable(data_dir: &Path) -> Coffer {
+        Coffer::start(Options { data_dir: Some(data_dir.to_owned()), ..Default::default() })
+    }
+
+    pub fn start(opts: Options) -> Coffer {
+        match Coffer::try_start(opts) {
+            Started::Running(c) => c,
+            Started::Exited { status, output } => panic!("coffer exited at start ({status}):\n{output}"),
+        }
+    }
+
+    pub fn try_start(opts: Options) -> Started {
+        let log_dir = opts.data_dir.as_ref().map(|d| d.parent().unwrap().to_owned()).unwrap_or_else(|| temp_dir("log"));
+        let log = log_dir.join(format!("coffer-{}.log", std::time::UNIX_EPOCH.elapsed().unwrap().as_nanos()));
+        let mut cmd = Command::new(coffer_bin());
+        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0");
+        if opts.dev {
+            cmd.arg("--dev");
+        }
+        if opts.tls {
+            cmd.arg("--tls");
+        }
+        if let Some(d) = &opts.data_dir {
+            cmd.arg("--data-dir").arg(d);
+        }
+        cmd.args(&opts.args);
+        cmd.env_remove("COFFER_ROOT_KEY");
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", coffer_bin().display()));
+        // Copy stdout and stderr to the log file; report the listening line.
+        let (tx, rx) = mpsc::channel::<String>();
+        let file = std::sync::Arc::new(std::sync::Mutex::new(std::fs::File::create(&log).unwrap()));
+        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let tx = tx.clone();
+            let file = file.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    let _ = writeln!(file.lock().unwrap(), "{line}");
+                    if let Some(url) = line.strip_prefix("coffer listening on ") {
+                        let _ = tx.send(url.to_string());
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(u) => u,
+            Err(_) => {
+                let status = child.wait().unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+                return Started::Exited { status, output: std::fs::read_to_string(&log).unwrap_or_default() };
+            }
+        };
+        let addr = url.split("://").nth(1).unwrap().to_string();
+        let endpoint = if opts.tls { format!("https://localhost:{}", addr.rsplit(':').next().unwrap()) } else { url };
+        let (access_key, secret_key) = match &opts.data_dir {
+            Some(d) => read_credentials(&d.join("admin-credentials")),
+            None => ("AKIADEVELOPMENT00001".to_string(), "dev-secret-not-checked".to_string()),
+        };
+        Started::Running(Coffer { child: Some(child), addr, endpoint, log, data_dir: opts.data_dir, access_key, secret_key })
+    }
+
+    /// An aws-sdk-kms client with this instance's credentials.
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        self.kms_as(&self.access_key, &self.secret_key)
+    }
+
+    pub fn kms_as(&self, access_key: &str, secret_key: &str) -> aws_sdk_kms::Client {
+        kms_client(&self.endpoint, access_key, secret_key, REGION)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(mut self) -> ExitStatus {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        for _ in 0..600 {
+            if let Some(s) = child.try_wait().unwrap() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        panic!("coffer did not exit within 6 s of SIGTERM");
+    }
+
+    /// POST /_coffer/dev/clock?advance=<secs>: moves the service clock and runs the jobs.
+    pub fn advance_clock(&self, secs: u64) -> serde_json::Value {
+        let r = raw(&self.addr, "POST", &format!("/_coffer/dev/clock?advance={secs}"), &[], b"");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        serde_json::from_slice(&r.body).unwrap()
+    }
+}
+
+impl Drop for Coffer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn read_credentials(path: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let get = |k: &str| {
+        text.lines().find_map(|l| l.strip_prefix(k).map(|v| v.trim_start_matches([' ', '=']).trim().to_string())).unwrap()
+    };
+    (get("aws_access_key_id"), get("aws_secret_access_key"))
+}
+
+pub fn kms_client(endpoint: &str, access_key: &str, secret_key: &str, region: &str) -> aws_sdk_kms::Client {
+    let conf = aws_sdk_kms::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(access_key, secret_key, None, None, "coffer-it"))
+        .build();
+    aws_sdk_kms::Client::from_conf(conf)
+}
+
+/// The AWS error code of an SDK error (panics on success).
+pub fn code<T: std::fmt::Debug, E>(r: Result<T, aws_sdk_kms::error::SdkError<E>>) -> String
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => match e.code() {
+            Some(c) => c.to_string(),
+            None => panic!("error without a code: {e:?}"),
+        },
+    }
+}
+
+/// The AWS error code and message of an SDK error.
+pub fn err<T: std::fmt::Debug, E>(r: Result<T, aws_sdk_kms::error::SdkError<E>>) -> (String, String)
+where
+    E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => (e.code().unwrap_or_default().to_string(), e.message().unwrap_or_default().to_string()),
+    }
+}
+
+// ------------------------------------------------------------------ raw HTTP
+
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+    /// `__type` of a JSON error body.
+    pub fn error_type(&self) -> String {
+        self.json()["__type"].as_str().unwrap_or_default().to_string()
+    }
+    pub fn message(&self) -> String {
+        self.json()["message"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// One HTTP/1.1 request on a new connection (`Connection: close`).
+pub fn raw(addr: &str, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> RawResponse {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
+    s.write_all(req.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    parse_response(&buf)
+}
+
+fn parse_response(buf: &[u8]) -> RawResponse {
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete HTTP response");
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = buf[split + 4..].to_vec();
+    if let Some((_, len)) = headers.iter().find(|(k, _)| k == "content-length") {
+        body.truncate(len.parse().unwrap());
+    }
+    RawResponse { status, headers, body }
+}
+
+/// Signs a request with aws-sigv4 (the SDK's signer) and returns the headers to send and the
+/// query string (presigned when `presign` is given).
+#[allow(clippy::too_many_arguments)]
+pub fn sign(
+    addr: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    access_key: &str,
+    secret_key: &str,
+    service: &str,
+    time: SystemTime,
+    presign: Option<Duration>,
+) -> (Vec<(String, String)>, String) {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    let identity = Credentials::new(access_key, secret_key, None, None, "it").into();
+    let mut settings = SigningSettings::default();
+    if let Some(d) = presign {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(d);
+    }
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name(service)
+        .time(time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let mut all: Vec<(String, String)> = vec![("host".into(), addr.into())];
+    all.extend(headers.iter().cloned());
+    let uri = if query.is_empty() { format!("http://{addr}{path}") } else { format!("http://{addr}{path}?{query}") };
+    let signable = SignableRequest::new(
+        method,
+        uri,
+        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let (hs, params) = instructions.into_parts();
+    for h in hs {
+        all.push((h.name().to_string(), h.value().to_string()));
+    }
+    let mut q = query.to_string();
+    for (k, v) in params {
+        if !q.is_empty() {
+            q.push('&');
+        }
+        q.push_str(k);
+        q.push('=');
+        q.push_str(&pct(&v));
+    }
+    (all, q)
+}
+
+fn pct(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A KMS call over raw HTTP: signed (unless `credentials` is None), JSON body as given.
+pub fn kms_raw(addr: &str, target: &str, body: &[u8], credentials: Option<(&str, &str)>) -> RawResponse {
+    let headers = vec![
+        ("content-type".to_string(), "application/x-amz-json-1.1".to_string()),
+        ("x-amz-target".to_string(), format!("TrentService.{target}")),
+    ];
+    let (headers, _) = match credentials {
+        Some((a, s)) => sign(addr, "POST", "/", "", &headers, body, a, s, "kms", SystemTime::now(), None),
+        None => (headers, String::new()),
+    };
+    raw(addr, "POST", "/", &headers, body)
+}
