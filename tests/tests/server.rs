@@ -109,7 +109,7 @@ async fn durable_restart_and_root_key_refusal() {
         assert!(data.join(f).exists(), "{f}");
     }
     use std::os::unix::fs::PermissionsExt;
-    for f in ["root.key", "admin-credentials"] {
+    for f in ["root.key", "admin-credentials", "coffer.db", "coffer.db-wal"] {
         assert_eq!(std::fs::metadata(data.join(f)).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
     }
     let first_log = c.log_text();

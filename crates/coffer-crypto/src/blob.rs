@@ -147,6 +147,6 @@ mod tests {
 
     #[test]
     fn max_plaintext_fits_aws_limit() {
-        assert!(4096 + OVERHEAD <= 6144);
+        const { assert!(4096 + OVERHEAD <= 6144) };
     }
 }

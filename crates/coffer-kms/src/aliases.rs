@@ -18,6 +18,13 @@ use crate::model::*;
 use crate::state::{AliasEntry, AliasRecord, KeyEntry, alias_arn, alias_partition};
 use crate::{Kms, KmsError, encode, validate};
 
+/// Outcome of [`Kms::write_alias`].
+enum AliasWrite {
+    Done,
+    /// The alias row's precondition failed (it exists, or changed since it was read).
+    AliasChanged,
+}
+
 const ALIAS_PATTERN: &str = "^[a-zA-Z0-9:/_-]+$";
 
 fn alias_name<'a>(v: &mut Validation, name: Option<&'a String>) -> Option<&'a str> {
@@ -104,28 +111,54 @@ impl Kms {
         self.check_alias_target(caller, &key, None)?;
         let now = self.clock.now().millis();
         let rec = AliasRecord { target_key_id: key.rec.key_id.clone(), created_ms: now, updated_ms: now };
-        let pk = alias_partition(caller.account(), &caller.region);
-        let res = self
-            .store
-            .write(vec![
-                Write::put(tables::KMS_ALIASES, &pk, name, encode(&rec), Expect::Absent),
-                Write::check(tables::KMS_KEYS, &key.rec.key_id, "", Expect::Version(key.version)),
-            ])
-            .await;
-        match res {
-            Ok(v) => {
-                self.cache.put_alias(self.alias_entry(caller, name, rec, v[0]));
-                Ok(Empty {})
-            }
-            Err(StoreError::Conflict { index: 0 }) => Err(KmsError::AlreadyExists(format!(
+        match self.write_alias(caller, name, key, Expect::Absent, rec, None).await? {
+            AliasWrite::Done => Ok(Empty {}),
+            AliasWrite::AliasChanged => Err(KmsError::AlreadyExists(format!(
                 "An alias with the name {} already exists",
                 alias_arn(&caller.region, caller.account(), name)
             ))),
-            Err(StoreError::Conflict { .. }) => {
-                Err(KmsError::Conflict(format!("{} changed while the alias was created; retry.", key.arn)))
-            }
-            Err(e) => Err(e.into()),
         }
+    }
+
+    /// Writes an alias row together with a check that its target key is still the version
+    /// that was validated. If the key changed meanwhile (a tag, a rotation, another node), it is
+    /// re-read and re-validated, then the write is retried; if the alias row's precondition
+    /// fails, the caller decides what that means.
+    async fn write_alias(
+        &self,
+        caller: &Caller,
+        name: &str,
+        mut key: Arc<KeyEntry>,
+        alias_expect: Expect,
+        rec: AliasRecord,
+        exclude: Option<&str>,
+    ) -> Result<AliasWrite, KmsError> {
+        let pk = alias_partition(caller.account(), &caller.region);
+        for _ in 0..crate::MAX_ATTEMPTS {
+            let res = self
+                .store
+                .write(vec![
+                    Write::put(tables::KMS_ALIASES, &pk, name, encode(&rec), alias_expect),
+                    Write::check(tables::KMS_KEYS, &key.rec.key_id, "", Expect::Version(key.version)),
+                ])
+                .await;
+            match res {
+                Ok(v) => {
+                    self.cache.put_alias(self.alias_entry(caller, name, rec, v[0]));
+                    return Ok(AliasWrite::Done);
+                }
+                Err(StoreError::Conflict { index: 0 }) => return Ok(AliasWrite::AliasChanged),
+                Err(StoreError::Conflict { .. }) => match self.reload_key(&key.rec.key_id).await? {
+                    Some(k) => {
+                        self.check_alias_target(caller, &k, exclude)?;
+                        key = k;
+                    }
+                    None => return Err(KmsError::NotFound(format!("Key '{}' does not exist", key.arn))),
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(KmsError::Conflict(format!("{} is being changed concurrently; retry the request.", key.arn)))
     }
 
     fn existing_alias(&self, caller: &Caller, name: &str) -> Result<Arc<AliasEntry>, KmsError> {
@@ -162,23 +195,11 @@ impl Kms {
             created_ms: alias.rec.created_ms,
             updated_ms: self.clock.now().millis(),
         };
-        let pk = alias_partition(caller.account(), &caller.region);
-        let res = self
-            .store
-            .write(vec![
-                Write::put(tables::KMS_ALIASES, &pk, name, encode(&rec), Expect::Version(alias.version)),
-                Write::check(tables::KMS_KEYS, &key.rec.key_id, "", Expect::Version(key.version)),
-            ])
-            .await;
-        match res {
-            Ok(v) => {
-                self.cache.put_alias(self.alias_entry(caller, name, rec, v[0]));
-                Ok(Empty {})
+        match self.write_alias(caller, name, key, Expect::Version(alias.version), rec, Some(name)).await? {
+            AliasWrite::Done => Ok(Empty {}),
+            AliasWrite::AliasChanged => {
+                Err(KmsError::Conflict(format!("Alias {name} was changed concurrently; retry the request.")))
             }
-            Err(StoreError::Conflict { .. }) => {
-                Err(KmsError::Conflict(format!("Alias {name} or its target changed concurrently; retry.")))
-            }
-            Err(e) => Err(e.into()),
         }
     }
 

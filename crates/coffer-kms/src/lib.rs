@@ -62,7 +62,7 @@ pub struct Kms {
 }
 
 /// How many times a conditional write is retried after losing a race.
-const MAX_ATTEMPTS: usize = 8;
+pub(crate) const MAX_ATTEMPTS: usize = 8;
 
 fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, KmsError> {
     serde_json::from_slice(bytes).map_err(|e| KmsError::Internal(format!("stored {what} is unreadable: {e}")))

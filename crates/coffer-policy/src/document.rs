@@ -248,7 +248,7 @@ pub fn is_valid_aws_principal(p: &str) -> bool {
         return true;
     }
     let parts: Vec<&str> = p.splitn(6, ':').collect();
-    if parts.len() != 6 || parts[0] != "arn" || parts[1].is_empty() || parts[3] != "" {
+    if parts.len() != 6 || parts[0] != "arn" || parts[1].is_empty() || !parts[3].is_empty() {
         return false;
     }
     let acct_ok = parts[4].len() == 12 && parts[4].bytes().all(|b| b.is_ascii_digit());

@@ -270,6 +270,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Expect;
     use crate::tables::META;
 
     fn rt() -> tokio::runtime::Runtime {

@@ -75,6 +75,16 @@ pub fn open_store(dir: &DataDir, db_path: &Path) -> Result<(Arc<SqliteStore>, Ro
     let key_file = dir.path.join("root.key");
     let env_key = std::env::var("COFFER_ROOT_KEY").ok().filter(|s| !s.trim().is_empty());
     let db_existed = db_path.exists();
+    if !db_existed {
+        // Created here with mode 0600 so that SQLite (which gives its -wal and -shm files the
+        // database file's mode) never exposes the database to other users.
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(db_path)
+            .map_err(|e| format!("cannot create {}: {e}", db_path.display()))?;
+    }
     let store = SqliteStore::open_unmigrated(db_path).map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
     let schema = store.schema_version().map_err(|e| e.to_string())?;
     let fresh = !db_existed || schema == 0;

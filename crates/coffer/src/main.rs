@@ -69,7 +69,7 @@ async fn first_start(iam: &Iam, data_dir: &Path, cfg: &Config) -> Result<(), Str
         "Coffer initialised {} for account {account}.\n\
          The account's root access key is in {} (profile `coffer`). To use it:\n\n  \
          export AWS_SHARED_CREDENTIALS_FILE={}\n  export AWS_PROFILE=coffer\n  \
-         export AWS_ENDPOINT_URL={scheme}://{}\n  export AWS_REGION=us-east-1\n",
+         export AWS_ENDPOINT_URL={scheme}://{}\n  export AWS_DEFAULT_REGION=us-east-1\n",
         data_dir.display(),
         abs.display(),
         abs.display(),
