@@ -137,6 +137,7 @@ impl Iam {
                 arn: format!("arn:aws:iam::{}:user/{u}", rec.account_id),
                 user_id: u.clone(),
                 name: u.clone(),
+                role_arn: None,
             },
         };
         Ok(Credential {

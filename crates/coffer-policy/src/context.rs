@@ -35,6 +35,9 @@ pub struct Principal {
     pub user_id: String,
     /// The user or role-session name (empty for root).
     pub name: String,
+    /// For an assumed-role session, the role's ARN (`arn:aws:iam::<account>:role/<path><name>`):
+    /// resource policies and grants that name the role apply to its sessions.
+    pub role_arn: Option<String>,
 }
 
 impl Principal {
@@ -45,6 +48,7 @@ impl Principal {
             arn: format!("arn:aws:iam::{account}:root"),
             user_id: account.to_string(),
             name: String::new(),
+            role_arn: None,
         }
     }
 }

@@ -13,6 +13,9 @@
 
 pub mod context;
 pub mod document;
+pub mod eval;
+mod evaluate;
 
 pub use context::{Caller, Principal, PrincipalKind};
 pub use document::{PolicyDocument, PolicyError, PolicyKind};
+pub use eval::{Context, Decision, EvalRequest, ResourceDecision, evaluate_identity, evaluate_resource};

@@ -1,0 +1,90 @@
+//! Policy evaluation: does a set of policy documents allow, deny, or not speak to a request?
+//!
+//! This module only answers questions about documents; combining the answers (key policy as the
+//! root of authority, identity policies, grants, cross-account rules) is the caller's job — see
+//! docs/policy.md.
+
+use std::collections::HashMap;
+
+use crate::context::Principal;
+use crate::document::PolicyDocument;
+
+/// Condition-key values of one request. Keys are case-insensitive (stored lower-cased); every
+/// key may hold several values (multi-valued keys such as `kms:EncryptionContextKeys` or
+/// `aws:TagKeys`). Booleans are `"true"`/`"false"`, numbers and dates their decimal / ISO 8601
+/// text, binary values base64.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    values: HashMap<String, Vec<String>>,
+}
+
+impl Context {
+    pub fn new() -> Context {
+        Context::default()
+    }
+    /// Sets a single-valued key (replacing any earlier value).
+    pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
+        self.values.insert(key.to_ascii_lowercase(), vec![value.into()]);
+        self
+    }
+    /// Sets a multi-valued key (an empty list means "present, with no values").
+    pub fn set_all(&mut self, key: &str, values: Vec<String>) -> &mut Self {
+        self.values.insert(key.to_ascii_lowercase(), values);
+        self
+    }
+    pub fn get(&self, key: &str) -> Option<&[String]> {
+        self.values.get(&key.to_ascii_lowercase()).map(Vec::as_slice)
+    }
+    pub fn remove(&mut self, key: &str) {
+        self.values.remove(&key.to_ascii_lowercase());
+    }
+}
+
+/// One request as the evaluator sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct EvalRequest<'a> {
+    pub principal: &'a Principal,
+    /// `service:Operation`, e.g. `kms:Encrypt`.
+    pub action: &'a str,
+    /// The resource ARN (or `*` for actions without a resource).
+    pub resource: &'a str,
+    pub context: &'a Context,
+}
+
+/// Result of evaluating identity-based policies (or any set where principals are implicit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// A matching Deny statement.
+    Deny,
+    /// A matching Allow statement and no matching Deny.
+    Allow,
+    /// No statement matched.
+    NotApplicable,
+}
+
+/// Result of evaluating a resource-based policy (key policy, trust policy), which names
+/// principals. An account principal (`"AWS": "111111111111"` or `arn:aws:iam::111111111111:root`)
+/// allows *the account*: its principals then also need an identity-policy allow (the root user
+/// has that implicitly). Any other matching principal (`*`, the user, the role, the session) is
+/// allowed directly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ResourceDecision {
+    /// A matching Deny statement (for any principal form).
+    pub deny: bool,
+    /// A matching Allow statement naming the caller directly (or `*`).
+    pub allow_direct: bool,
+    /// A matching Allow statement naming the caller's account.
+    pub allow_account: bool,
+}
+
+/// Evaluates identity-based policies: principals are implicit (the documents are attached to
+/// the caller).
+pub fn evaluate_identity(docs: &[&PolicyDocument], req: &EvalRequest<'_>) -> Decision {
+    crate::evaluate::identity(docs, req)
+}
+
+/// Evaluates a resource-based policy, matching each statement's Principal / NotPrincipal
+/// against `req.principal`.
+pub fn evaluate_resource(doc: &PolicyDocument, req: &EvalRequest<'_>) -> ResourceDecision {
+    crate::evaluate::resource(doc, req)
+}
