@@ -1,79 +1,65 @@
-//! Identities: accounts, their root principals, and access keys.
+//! Identities: accounts, users, roles, policies, access keys and STS sessions (the IAM and STS
+//! subset Coffer serves), and the answers every other service needs about them.
 //!
-//! Why here and not in the server: who a request comes from is domain state (it is created by
-//! `coffer admin`, by IAM's CreateAccessKey, persisted, and revoked), while the server only needs
-//! one question answered on every request — "what secret and principal belong to this access
-//! key id?" — and must get the answer without database I/O. This crate keeps every access key in
-//! memory for that lookup and writes through to the store on change.
+//! Why here and not in the server: who a request comes from is domain state — created by
+//! `coffer admin` and IAM calls, persisted, revoked — while the server only asks, on every
+//! request, "what secret and principal belong to this access key id?", and other services ask
+//! "which identity policies apply to this principal?" ([`coffer_policy::Identities`]). Both must
+//! be answered without database I/O, so every entity is held in memory (policies already
+//! parsed) and every change is written to the store first and applied to memory after it
+//! commits. A change — a deleted access key, a detached policy — is therefore in force for the
+//! very next request.
 //!
-//! Access-key secrets are needed in the clear to verify SigV4 (HMAC is symmetric), so they are
-//! stored sealed under the root key, never hashed, and held in memory only as [`SecretBytes`].
+//! Access-key and session secrets are needed in the clear to verify SigV4 (HMAC is symmetric),
+//! so they are stored sealed under the root key and held in memory only as [`SecretBytes`].
+//! Session tokens are stored as SHA-256 verifiers only.
+//!
+//! One file per operation family: `users.rs`, `access_keys.rs`, `roles.rs`, `policies.rs`
+//! (managed and inline), `sts.rs`, `accounts.rs`; `authorize.rs` decides IAM/STS actions.
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
+mod access_keys;
+mod accounts;
+mod authorize;
+mod error;
+pub mod model;
+mod policies;
+pub mod records;
+mod roles;
+mod sts;
+mod users;
+mod validate;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
-use coffer_crypto::digest::{hex, unhex};
-use coffer_crypto::{RootKey, SecretBytes, random};
-use coffer_policy::Principal;
-use coffer_store::{Expect, Store, StoreError, Write, scan_all, tables};
+use coffer_crypto::digest::unhex;
+use coffer_crypto::{RootKey, SecretBytes};
+use coffer_policy::{PolicyDocument, PolicyKind, Principal, PrincipalKind};
+use coffer_store::{Expect, Store, StoreError, Table, Write, scan_all, tables};
 use coffer_util::Clock;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// Errors of identity management.
-#[derive(Debug)]
-pub enum IamError {
-    /// The account already exists.
-    AccountExists(String),
-    /// A malformed request (bad account id ...).
-    Invalid(String),
-    /// Stored data could not be read or opened.
-    Corrupt(String),
-    Store(StoreError),
-}
+pub use error::IamError;
+pub use model::{Output, Params};
+use records::*;
 
-impl std::fmt::Display for IamError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            IamError::AccountExists(a) => write!(f, "account {a} already exists"),
-            IamError::Invalid(m) => f.write_str(m),
-            IamError::Corrupt(m) => write!(f, "stored identity data is unreadable: {m}"),
-            IamError::Store(e) => write!(f, "{e}"),
-        }
-    }
-}
-impl std::error::Error for IamError {}
-
-impl From<StoreError> for IamError {
-    fn from(e: StoreError) -> Self {
-        IamError::Store(e)
-    }
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug)]
-struct AccountRecord {
-    account_id: String,
-    created_ms: i64,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug)]
-struct AccessKeyRecord {
-    access_key_id: String,
-    account_id: String,
-    /// `None` for the account root's keys.
-    user_name: Option<String>,
-    status: String,
-    created_ms: i64,
-    /// The secret access key, sealed under the root key (hex).
-    secret_sealed: String,
-}
-
-/// An access key as the authenticator needs it. No `Debug`: it holds the secret.
+/// An access key or session as the authenticator needs it. No `Debug`: it holds the secret.
 pub struct Credential {
     pub access_key_id: String,
     pub principal: Principal,
     pub active: bool,
     secret: SecretBytes,
+    /// For temporary credentials: the token verifier and expiry.
+    pub session: Option<SessionCheck>,
+}
+
+/// What a request carrying temporary credentials must match.
+#[derive(Clone, Debug)]
+pub struct SessionCheck {
+    pub token_sha256: [u8; 32],
+    pub expires_ms: i64,
 }
 
 impl Credential {
@@ -89,55 +75,144 @@ pub struct NewAccessKey {
     pub secret_access_key: SecretBytes,
 }
 
+pub(crate) struct UserEntry {
+    pub rec: UserRecord,
+    pub version: i64,
+    pub inline: Vec<Arc<PolicyDocument>>,
+}
+
+pub(crate) struct RoleEntry {
+    pub rec: RoleRecord,
+    pub version: i64,
+    pub trust: Arc<PolicyDocument>,
+    pub inline: Vec<Arc<PolicyDocument>>,
+}
+
+pub(crate) struct PolicyEntry {
+    pub rec: PolicyRecord,
+    pub version: i64,
+    pub doc: Arc<PolicyDocument>,
+}
+
+type Named = (String, String);
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub accounts: BTreeSet<String>,
+    pub users: BTreeMap<Named, Arc<UserEntry>>,
+    pub roles: BTreeMap<Named, Arc<RoleEntry>>,
+    pub policies: BTreeMap<Named, Arc<PolicyEntry>>,
+    pub keys: HashMap<String, Arc<Credential>>,
+    /// Access-key records (not sessions), for ListAccessKeys.
+    pub key_records: BTreeMap<String, (AccessKeyRecord, i64)>,
+    /// Session policies by session access key id.
+    pub session_policies: HashMap<String, Arc<PolicyDocument>>,
+}
+
 pub struct Iam {
     store: Arc<dyn Store>,
     root: Arc<RootKey>,
     clock: Arc<Clock>,
-    keys: RwLock<HashMap<String, Arc<Credential>>>,
-    accounts: RwLock<Vec<String>>,
+    /// `--dev`: every 12-digit account exists implicitly.
+    dev: bool,
+    state: RwLock<State>,
+    builtin: BTreeMap<String, Arc<PolicyEntry>>,
 }
 
-fn seal_purpose(akid: &str) -> String {
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, IamError> {
+    serde_json::from_slice(bytes).map_err(|e| IamError::Corrupt(format!("{what}: {e}")))
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("records serialise")
+}
+
+pub(crate) fn parse_stored(text: &str, kind: PolicyKind) -> Result<Arc<PolicyDocument>, IamError> {
+    PolicyDocument::parse(text, kind).map(Arc::new).map_err(|e| IamError::Corrupt(format!("stored policy: {e}")))
+}
+
+pub(crate) fn access_key_purpose(akid: &str) -> String {
     format!("iam-access-key-secret:{akid}")
 }
 
-const AKID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+pub(crate) const AKID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+pub(crate) const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+pub(crate) const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+pub(crate) fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
 
 impl Iam {
-    /// Loads every account and access key into memory (opening each sealed secret).
-    pub async fn load(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>) -> Result<Iam, IamError> {
-        let iam = Iam { store, root, clock, keys: RwLock::new(HashMap::new()), accounts: RwLock::new(Vec::new()) };
-        let mut accounts = Vec::new();
+    /// Loads every identity into memory (opening each sealed secret).
+    pub async fn load(store: Arc<dyn Store>, root: Arc<RootKey>, clock: Arc<Clock>, dev: bool) -> Result<Iam, IamError> {
+        let iam = Iam {
+            store,
+            root,
+            clock,
+            dev,
+            state: RwLock::new(State::default()),
+            builtin: policies::builtin_policies(),
+        };
+        let mut st = State::default();
         for item in scan_all(iam.store.as_ref(), tables::ACCOUNTS).await? {
-            let rec: AccountRecord = serde_json::from_slice(&item.value).map_err(|e| IamError::Corrupt(e.to_string()))?;
-            accounts.push(rec.account_id);
+            let rec: AccountRecord = decode("account", &item.value)?;
+            st.accounts.insert(rec.account_id);
         }
-        *iam.accounts.write().expect("lock") = accounts;
+        for item in scan_all(iam.store.as_ref(), tables::USERS).await? {
+            let e = users::entry(decode("user", &item.value)?, item.version)?;
+            st.users.insert((e.rec.account.clone(), e.rec.user_name.clone()), Arc::new(e));
+        }
+        for item in scan_all(iam.store.as_ref(), tables::ROLES).await? {
+            let e = roles::entry(decode("role", &item.value)?, item.version)?;
+            st.roles.insert((e.rec.account.clone(), e.rec.role_name.clone()), Arc::new(e));
+        }
+        for item in scan_all(iam.store.as_ref(), tables::POLICIES).await? {
+            let e = policies::entry(decode("policy", &item.value)?, item.version)?;
+            st.policies.insert((e.rec.account.clone(), e.rec.policy_name.clone()), Arc::new(e));
+        }
         for item in scan_all(iam.store.as_ref(), tables::ACCESS_KEYS).await? {
-            let rec: AccessKeyRecord =
-                serde_json::from_slice(&item.value).map_err(|e| IamError::Corrupt(e.to_string()))?;
-            let cred = iam.credential_from(&rec)?;
-            iam.keys.write().expect("lock").insert(rec.access_key_id.clone(), Arc::new(cred));
+            let rec: AccessKeyRecord = decode("access key", &item.value)?;
+            let cred = iam.key_credential(&rec, &st)?;
+            st.keys.insert(rec.access_key_id.clone(), Arc::new(cred));
+            st.key_records.insert(rec.access_key_id.clone(), (rec, item.version));
         }
+        let now = iam.clock.now().millis();
+        for item in scan_all(iam.store.as_ref(), tables::SESSIONS).await? {
+            let rec: SessionRecord = decode("session", &item.value)?;
+            if rec.expires_ms <= now {
+                continue;
+            }
+            iam.install_session(&rec, &mut st)?;
+        }
+        *iam.state.write().expect("lock") = st;
         Ok(iam)
     }
 
-    fn credential_from(&self, rec: &AccessKeyRecord) -> Result<Credential, IamError> {
+    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().expect("iam state lock")
+    }
+
+    pub(crate) fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().expect("iam state lock")
+    }
+
+    /// Now on the service clock (session expiry is judged by it).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now().millis()
+    }
+
+    fn key_credential(&self, rec: &AccessKeyRecord, st: &State) -> Result<Credential, IamError> {
         let sealed = unhex(&rec.secret_sealed).ok_or_else(|| IamError::Corrupt("sealed secret is not hex".into()))?;
         let secret = self
             .root
-            .open(&seal_purpose(&rec.access_key_id), &sealed)
+            .open(&access_key_purpose(&rec.access_key_id), &sealed)
             .map_err(|e| IamError::Corrupt(format!("access key {}: {e}", rec.access_key_id)))?;
         let principal = match &rec.user_name {
             None => Principal::root(&rec.account_id),
-            Some(u) => Principal {
-                kind: coffer_policy::PrincipalKind::User,
-                account: rec.account_id.clone(),
-                arn: format!("arn:aws:iam::{}:user/{u}", rec.account_id),
-                user_id: u.clone(),
-                name: u.clone(),
-                role_arn: None,
+            Some(u) => match st.users.get(&(rec.account_id.clone(), u.clone())) {
+                Some(e) => users::principal(&e.rec),
+                None => return Err(IamError::Corrupt(format!("access key {} names missing user {u}", rec.access_key_id))),
             },
         };
         Ok(Credential {
@@ -145,58 +220,164 @@ impl Iam {
             principal,
             active: rec.status == "Active",
             secret,
+            session: None,
         })
     }
 
-    /// The credential for an access key id, from memory.
+    /// The credential for an access key id (long-term key or session), from memory.
     pub fn credential(&self, access_key_id: &str) -> Option<Arc<Credential>> {
-        self.keys.read().expect("lock").get(access_key_id).cloned()
+        self.read().keys.get(access_key_id).cloned()
     }
 
     pub fn accounts(&self) -> Vec<String> {
-        self.accounts.read().expect("lock").clone()
+        self.read().accounts.iter().cloned().collect()
     }
 
-    /// Creates an account (random 12-digit id unless one is given) with one root access key.
-    pub async fn create_account(&self, account_id: Option<&str>) -> Result<(String, NewAccessKey), IamError> {
-        let account_id = match account_id {
-            Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => a.to_string(),
-            Some(a) => return Err(IamError::Invalid(format!("account id must be 12 digits, got {a:?}"))),
-            None => random::digits(12),
-        };
-        let now = self.clock.now().millis();
-        let account = AccountRecord { account_id: account_id.clone(), created_ms: now };
-        let akid = format!("AKIA{}", random::from_alphabet(AKID_ALPHABET, 16));
-        let secret = SecretBytes::new(random::from_alphabet(SECRET_ALPHABET, 40).into_bytes());
-        let rec = AccessKeyRecord {
-            access_key_id: akid.clone(),
-            account_id: account_id.clone(),
-            user_name: None,
-            status: "Active".into(),
-            created_ms: now,
-            secret_sealed: hex(&self.root.seal(&seal_purpose(&akid), secret.expose())),
-        };
-        let res = self
-            .store
-            .write(vec![
-                Write::put(tables::ACCOUNTS, &account_id, "", to_json(&account), Expect::Absent),
-                Write::put(tables::ACCESS_KEYS, &akid, "", to_json(&rec), Expect::Absent),
-            ])
-            .await;
-        match res {
-            Ok(_) => {}
-            Err(StoreError::Conflict { index: 0 }) => return Err(IamError::AccountExists(account_id)),
-            Err(e) => return Err(e.into()),
+    pub fn account_exists(&self, account: &str) -> bool {
+        (self.dev && is_account_id(account)) || self.read().accounts.contains(account)
+    }
+
+    /// Removes expired sessions from the store and memory. Returns how many were removed.
+    pub async fn run_jobs(&self) -> usize {
+        let now = self.now_ms();
+        let expired: Vec<String> = self
+            .read()
+            .keys
+            .values()
+            .filter(|c| c.session.as_ref().is_some_and(|s| s.expires_ms <= now))
+            .map(|c| c.access_key_id.clone())
+            .collect();
+        let mut n = 0;
+        for akid in expired {
+            if self.store.write(vec![Write::delete(tables::SESSIONS, &akid, "", Expect::Any)]).await.is_ok() {
+                let mut st = self.write_state();
+                st.keys.remove(&akid);
+                st.session_policies.remove(&akid);
+                n += 1;
+            }
         }
-        let cred = self.credential_from(&rec)?;
-        self.keys.write().expect("lock").insert(akid.clone(), Arc::new(cred));
-        self.accounts.write().expect("lock").push(account_id.clone());
-        Ok((account_id, NewAccessKey { access_key_id: akid, secret_access_key: secret }))
+        n
+    }
+
+    /// Reads one item and decodes it.
+    pub(crate) async fn get_item<T: DeserializeOwned>(&self, table: Table, pk: &str, sk: &str) -> Result<Option<(T, i64)>, IamError> {
+        match self.store.get(table, pk, sk).await? {
+            Some(i) => Ok(Some((decode(table.name(), &i.value)?, i.version))),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes a batch, mapping a failed precondition to `conflict(index)`.
+    pub(crate) async fn commit(
+        &self,
+        batch: Vec<Write>,
+        conflict: impl FnOnce(usize) -> IamError,
+    ) -> Result<Vec<i64>, IamError> {
+        match self.store.write(batch).await {
+            Ok(v) => Ok(v),
+            Err(StoreError::Conflict { index }) => Err(conflict(index)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The caller's view of a policy text given to IAM (identity or trust): parse or explain.
+    pub(crate) fn check_policy_text(&self, text: &str, kind: PolicyKind) -> Result<Arc<PolicyDocument>, IamError> {
+        let limit = if kind == PolicyKind::Trust { 2048 } else { 6144 };
+        let chars = text.chars().filter(|c| !c.is_whitespace()).count();
+        if chars > limit {
+            return Err(IamError::LimitExceeded(format!("Cannot exceed quota for PolicySize: {limit}")));
+        }
+        let doc = PolicyDocument::parse(text, kind).map_err(|e| IamError::MalformedPolicyDocument(e.to_string()))?;
+        if kind == PolicyKind::Trust {
+            for p in doc.aws_principals() {
+                if !self.principal_exists_inner(p) {
+                    return Err(IamError::MalformedPolicyDocument(format!("Invalid principal in policy: \"AWS\":\"{p}\"")));
+                }
+            }
+        }
+        Ok(Arc::new(doc))
+    }
+
+    fn principal_exists_inner(&self, p: &str) -> bool {
+        if p == "*" {
+            return true;
+        }
+        if is_account_id(p) {
+            return self.account_exists(p);
+        }
+        let parts: Vec<&str> = p.splitn(6, ':').collect();
+        if parts.len() != 6 {
+            return false;
+        }
+        let (service, account, resource) = (parts[2], parts[4], parts[5]);
+        if !self.account_exists(account) {
+            return false;
+        }
+        let st = self.read();
+        let last = |r: &str| r.rsplit('/').next().unwrap_or_default().to_string();
+        match service {
+            "iam" if resource == "root" => true,
+            "iam" if resource.starts_with("user/") => {
+                st.users.get(&(account.to_string(), last(resource))).is_some_and(|u| user_arn(account, &u.rec.path, &u.rec.user_name) == p)
+            }
+            "iam" if resource.starts_with("role/") => {
+                st.roles.get(&(account.to_string(), last(resource))).is_some_and(|r| role_arn(account, &r.rec.path, &r.rec.role_name) == p)
+            }
+            "sts" => resource
+                .strip_prefix("assumed-role/")
+                .and_then(|r| r.split('/').next())
+                .is_some_and(|role| st.roles.contains_key(&(account.to_string(), role.to_string()))),
+            _ => false,
+        }
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("records serialise")
+impl coffer_policy::Identities for Iam {
+    fn identity_policies(&self, p: &Principal) -> Vec<Arc<PolicyDocument>> {
+        let st = self.read();
+        let (inline, attached): (&[Arc<PolicyDocument>], &[String]) = match p.kind {
+            PrincipalKind::Root => return Vec::new(),
+            PrincipalKind::User => match st.users.get(&(p.account.clone(), p.name.clone())) {
+                Some(u) => (&u.inline, &u.rec.attached),
+                None => return Vec::new(),
+            },
+            PrincipalKind::AssumedRole => {
+                let role = p.role_arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or_default();
+                match st.roles.get(&(p.account.clone(), role.to_string())) {
+                    Some(r) => (&r.inline, &r.rec.attached),
+                    None => return Vec::new(),
+                }
+            }
+        };
+        let mut out: Vec<Arc<PolicyDocument>> = inline.to_vec();
+        for arn in attached {
+            if let Some(e) = self.managed(&st, arn) {
+                out.push(e.doc.clone());
+            }
+        }
+        out
+    }
+
+    fn principal_tags(&self, p: &Principal) -> Vec<(String, String)> {
+        let st = self.read();
+        let tags = match p.kind {
+            PrincipalKind::Root => return Vec::new(),
+            PrincipalKind::User => st.users.get(&(p.account.clone(), p.name.clone())).map(|u| u.rec.tags.clone()),
+            PrincipalKind::AssumedRole => {
+                let role = p.role_arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or_default();
+                st.roles.get(&(p.account.clone(), role.to_string())).map(|r| r.rec.tags.clone())
+            }
+        };
+        tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect()
+    }
+
+    fn principal_exists(&self, principal: &str) -> bool {
+        self.principal_exists_inner(principal)
+    }
+
+    fn session_policy(&self, access_key_id: &str) -> Option<Arc<PolicyDocument>> {
+        self.read().session_policies.get(access_key_id).cloned()
+    }
 }
 
 #[cfg(test)]
@@ -209,23 +390,21 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let store: Arc<dyn Store> = Arc::new(SqliteStore::memory().unwrap());
-            let (root, raw) = RootKey::generate();
+            let (root, _raw) = RootKey::generate();
             let root = Arc::new(root);
             let clock = Arc::new(Clock::new());
-            let iam = Iam::load(store.clone(), root.clone(), clock.clone()).await.unwrap();
+            let iam = Iam::load(store.clone(), root.clone(), clock.clone(), false).await.unwrap();
             let (acct, key) = iam.create_account(Some("111111111111")).await.unwrap();
             assert_eq!(acct, "111111111111");
             assert!(key.access_key_id.starts_with("AKIA") && key.access_key_id.len() == 20);
             assert_eq!(key.secret_access_key.len(), 40);
             assert!(matches!(iam.create_account(Some("111111111111")).await, Err(IamError::AccountExists(_))));
-            let again = Iam::load(store.clone(), root, clock.clone()).await.unwrap();
+            let again = Iam::load(store.clone(), root, clock.clone(), false).await.unwrap();
             let c = again.credential(&key.access_key_id).unwrap();
             assert_eq!(c.secret(), key.secret_access_key.expose());
             assert_eq!(c.principal.arn, "arn:aws:iam::111111111111:root");
-            // another root key cannot open the secrets
             let (other, _) = RootKey::generate();
-            assert!(matches!(Iam::load(store, Arc::new(other), clock).await, Err(IamError::Corrupt(_))));
-            drop(raw);
+            assert!(matches!(Iam::load(store, Arc::new(other), clock, false).await, Err(IamError::Corrupt(_))));
         });
     }
 }

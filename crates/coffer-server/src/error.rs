@@ -61,5 +61,31 @@ pub fn auth_json(e: &AuthError) -> WireError {
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
         ),
         AuthError::Skewed(m) | AuthError::Expired(m) => WireError::bad_request("InvalidSignatureException", m.clone()),
+        AuthError::ExpiredToken => {
+            WireError::bad_request("ExpiredTokenException", "The security token included in the request is expired")
+        }
+    }
+}
+
+/// Authentication failures on the awsQuery protocols (IAM, STS): 403 with Sender codes.
+pub fn auth_query(e: &AuthError) -> WireError {
+    let forbidden = |code, msg: &str| WireError::new(StatusCode::FORBIDDEN, code, msg);
+    match e {
+        AuthError::Missing => forbidden("MissingAuthenticationToken", "Request is missing Authentication Token"),
+        AuthError::Incomplete(m) => WireError::bad_request("IncompleteSignature", m.clone()),
+        AuthError::UnknownAccessKey => forbidden("InvalidClientTokenId", "The security token included in the request is invalid."),
+        AuthError::BadSignature => forbidden(
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+        ),
+        AuthError::Skewed(m) | AuthError::Expired(m) => forbidden("SignatureDoesNotMatch", m),
+        AuthError::ExpiredToken => forbidden("ExpiredToken", "The security token included in the request is expired"),
+    }
+}
+
+impl From<coffer_iam::IamError> for WireError {
+    fn from(e: coffer_iam::IamError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        WireError { status, code: e.code(), message: e.message() }
     }
 }

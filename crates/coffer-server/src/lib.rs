@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod http;
+mod iam;
 mod kms;
 pub mod protocol;
 mod route;
@@ -22,6 +23,7 @@ use coffer_iam::Iam;
 use coffer_kms::Kms;
 
 pub use http::{ServeOptions, serve};
+pub use iam::{IAM_IMPLEMENTED, STS_IMPLEMENTED};
 pub use kms::{IMPLEMENTED as KMS_IMPLEMENTED, NOT_YET as KMS_NOT_YET};
 
 /// The account `--dev` uses unless the access key id is itself a 12-digit account.

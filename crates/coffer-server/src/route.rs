@@ -1,5 +1,5 @@
-//! One request, from bytes to bytes: Coffer's own endpoints, authentication, the service call,
-//! the response and the request log line.
+//! One request, from bytes to bytes: Coffer's own endpoints, authentication, the service call
+//! in the service's protocol, the response and the request log line.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,16 +7,18 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use coffer_crypto::digest::{ct_eq, hex, sha256};
-use coffer_policy::{Caller, Principal};
+use coffer_policy::{Caller, Principal, PrincipalKind};
 use coffer_util::Timestamp;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::error::{WireError, auth_json};
+use crate::error::{WireError, auth_json, auth_query};
+use crate::iam::{IAM_NAMESPACE, QueryError, STS_NAMESPACE};
+use crate::protocol::{json, query};
 use crate::sigv4::{self, AuthError, CanonicalParts, SignedRequest};
-use crate::{App, DEV_ACCOUNT, kms};
+use crate::{App, DEV_ACCOUNT, iam, kms};
 
 /// Facts about the connection a request arrived on.
 #[derive(Clone, Copy, Debug)]
@@ -26,6 +28,55 @@ pub struct ConnInfo {
 }
 
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+const XML_CONTENT_TYPE: &str = "text/xml";
+
+/// The wire protocol a request speaks, which decides how errors are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    Json,
+    Query(&'static str),
+}
+
+impl Protocol {
+    fn for_service(service: &str) -> Protocol {
+        match service {
+            "iam" => Protocol::Query(IAM_NAMESPACE),
+            "sts" => Protocol::Query(STS_NAMESPACE),
+            _ => Protocol::Json,
+        }
+    }
+
+    /// Before authentication: from the credential scope if it parses, else from the shape.
+    fn guess(parts: &Parts) -> Protocol {
+        let raw_query = parts.uri.query().unwrap_or("");
+        if let Ok(sr) = sigv4::parse_request(&parts.headers, raw_query) {
+            return Protocol::for_service(&sr.service);
+        }
+        let form = parts
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if form && parts.headers.get("x-amz-target").is_none() { Protocol::Query(IAM_NAMESPACE) } else { Protocol::Json }
+    }
+
+    fn error(self, e: &WireError, request_id: &str) -> Response<Full<Bytes>> {
+        match self {
+            Protocol::Json => response(e.status, JSON_CONTENT_TYPE, request_id, e.json_body()),
+            Protocol::Query(ns) => {
+                let body = query::render_error(ns, e.code, &e.message, e.status.is_server_error(), request_id);
+                response(e.status, XML_CONTENT_TYPE, request_id, Bytes::from(body))
+            }
+        }
+    }
+
+    fn auth_error(self, e: &AuthError) -> WireError {
+        match self {
+            Protocol::Json => auth_json(e),
+            Protocol::Query(_) => auth_query(e),
+        }
+    }
+}
 
 fn response(status: StatusCode, content_type: &str, request_id: &str, body: Bytes) -> Response<Full<Bytes>> {
     Response::builder()
@@ -36,15 +87,11 @@ fn response(status: StatusCode, content_type: &str, request_id: &str, body: Byte
         .expect("static headers are valid")
 }
 
-fn json_error(e: &WireError, request_id: &str) -> Response<Full<Bytes>> {
-    response(e.status, JSON_CONTENT_TYPE, request_id, e.json_body())
-}
-
 /// The request line for the log: never a body, key byte or secret.
 struct LogLine<'a> {
     service: &'a str,
     op: &'a str,
-    principal: String,
+    principal: &'a str,
     resources: Vec<String>,
     status: u16,
     error: Option<&'a str>,
@@ -67,25 +114,23 @@ fn log(line: LogLine<'_>, request_id: &str, start: Instant, peer: SocketAddr) {
     );
 }
 
+/// The operation a request names (for logs and dispatch): the target's suffix, or `Action`.
+fn operation(parts: &Parts, form: Option<&[(String, String)]>) -> String {
+    if let Some(t) = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        return t.rsplit_once('.').map(|(_, op)| op).unwrap_or("").to_string();
+    }
+    form.and_then(|f| f.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone())).unwrap_or_default()
+}
+
 pub async fn handle(app: Arc<App>, conn: ConnInfo, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let start = Instant::now();
     let request_id = coffer_crypto::random::uuid_v4();
     let (parts, body) = req.into_parts();
-    if parts.uri.path().starts_with("/_coffer/") {
+    let path = parts.uri.path();
+    if path == "/_coffer/health" || path.starts_with("/_coffer/dev/") {
         return internal(&app, &parts, &request_id).await;
     }
-    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let op = target.rsplit_once('.').map(|(_, op)| op).unwrap_or("").to_string();
-    let fail = |e: WireError, principal: String, service: &str| {
-        log(
-            LogLine { service, op: &op, principal, resources: vec![], status: e.status.as_u16(), error: Some(e.code) },
-            &request_id,
-            start,
-            conn.peer,
-        );
-        json_error(&e, &request_id)
-    };
-
+    let protocol = Protocol::guess(&parts);
     let body = match Limited::new(body, app.limits.max_json_body).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
@@ -98,50 +143,107 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, req: Request<Incoming>) -> Re
             } else {
                 WireError::bad_request("SerializationException", "The request body could not be read.")
             };
-            return fail(err, String::new(), "");
+            log(LogLine { service: "", op: "", principal: "", resources: vec![], status: err.status.as_u16(), error: Some(err.code) }, &request_id, start, conn.peer);
+            return protocol.error(&err, &request_id);
         }
+    };
+    let is_form = matches!(protocol, Protocol::Query(_));
+    let mut form: Option<Vec<(String, String)>> = None;
+    if is_form {
+        let mut pairs = query::form_pairs(&body);
+        if parts.method == Method::GET {
+            pairs.extend(query::form_pairs(parts.uri.query().unwrap_or("").as_bytes()));
+        }
+        form = Some(pairs);
+    }
+    let op = operation(&parts, form.as_deref());
+    let fail = |e: WireError, principal: &str, service: &str, protocol: Protocol| {
+        log(LogLine { service, op: &op, principal, resources: vec![], status: e.status.as_u16(), error: Some(e.code) }, &request_id, start, conn.peer);
+        protocol.error(&e, &request_id)
     };
 
     let (sr, principal) = match authenticate(&app, &parts, &body) {
         Ok(x) => x,
-        Err(e) => return fail(auth_json(&e), String::new(), ""),
+        Err(e) => return fail(protocol.auth_error(&e), "", "", protocol),
     };
-    if parts.method != Method::POST {
-        let e = WireError::bad_request("UnknownOperationException", "awsJson requests must use POST.");
-        return fail(e, principal.arn.clone(), &sr.service);
-    }
+    let protocol = Protocol::for_service(&sr.service);
     let mut caller = Caller::new(principal, sr.access_key_id.clone(), sr.region.clone(), request_id.clone());
     caller.source_ip = Some(conn.peer.ip());
     caller.secure_transport = conn.tls;
     caller.user_agent =
         parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect();
 
-    let result = match sr.service.as_str() {
-        "kms" => match target.strip_prefix(kms::TARGET_PREFIX) {
-            Some(op) => kms::dispatch(&app.kms, &caller, op, &body).await,
-            None => Err(WireError::bad_request("UnknownOperationException", format!("Unknown operation {target}"))),
-        },
-        other => Err(WireError::bad_request(
+    if parts.uri.path().starts_with("/_coffer/admin/") {
+        return admin(&app, &parts, &body, &caller, &request_id, start, conn.peer).await;
+    }
+
+    let result: Result<(Bytes, &str), WireError> = match (sr.service.as_str(), protocol) {
+        ("kms", _) => {
+            if parts.method != Method::POST {
+                Err(WireError::bad_request("UnknownOperationException", "awsJson requests must use POST."))
+            } else {
+                let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+                match target.strip_prefix(kms::TARGET_PREFIX) {
+                    Some(op) => kms::dispatch(&app.kms, &caller, op, &body).await.map(|b| (Bytes::from(b), JSON_CONTENT_TYPE)),
+                    None => Err(WireError::bad_request("UnknownOperationException", format!("Unknown operation {target}"))),
+                }
+            }
+        }
+        (service @ ("iam" | "sts"), Protocol::Query(ns)) => {
+            let pairs = match &form {
+                Some(f) => f.clone(),
+                None => query::form_pairs(&body),
+            };
+            query_call(&app, &caller, service, ns, &op, &pairs, &request_id).await.map(|b| (b, XML_CONTENT_TYPE))
+        }
+        (other, _) => Err(WireError::bad_request(
             "UnknownOperationException",
             format!("Coffer does not serve the '{other}' service in this release."),
         )),
     };
     let (resp, status, error) = match result {
-        Ok(bytes) => (response(StatusCode::OK, JSON_CONTENT_TYPE, &request_id, Bytes::from(bytes)), 200, None),
+        Ok((bytes, ct)) => (response(StatusCode::OK, ct, &request_id, bytes), 200, None),
         Err(e) => {
             if e.status.is_server_error() {
                 tracing::error!(request_id = %request_id, op = %op, "internal error");
             }
-            (json_error(&e, &request_id), e.status.as_u16(), Some(e.code))
+            (protocol.error(&e, &request_id), e.status.as_u16(), Some(e.code))
         }
     };
     log(
-        LogLine { service: &sr.service, op: &op, principal: caller.principal.arn.clone(), resources: caller.resources(), status, error },
+        LogLine { service: &sr.service, op: &op, principal: &caller.principal.arn, resources: caller.resources(), status, error },
         &request_id,
         start,
         conn.peer,
     );
     resp
+}
+
+async fn query_call(
+    app: &App,
+    caller: &Caller,
+    service: &str,
+    namespace: &str,
+    action: &str,
+    pairs: &[(String, String)],
+    request_id: &str,
+) -> Result<Bytes, WireError> {
+    if action.is_empty() {
+        return Err(WireError::bad_request("MissingAction", "Could not find the Action parameter."));
+    }
+    let params: coffer_iam::Params = serde_json::from_value(query::to_json(pairs))
+        .map_err(|e| WireError::bad_request("ValidationError", format!("1 validation error detected: {e}")))?;
+    match iam::dispatch(&app.iam, caller, service, action, params).await {
+        Ok(out) => {
+            let value = serde_json::to_value(&out).expect("outputs serialise");
+            Ok(Bytes::from(query::render(action, namespace, &value, request_id)))
+        }
+        Err(QueryError::Service(e)) => Err(e.into()),
+        Err(QueryError::UnknownAction(a)) => Err(WireError::bad_request(
+            "InvalidAction",
+            format!("Could not find operation {a} for version {}", if service == "sts" { "2011-06-15" } else { "2010-05-08" }),
+        )),
+    }
 }
 
 fn valid_region(r: &str) -> bool {
@@ -163,7 +265,9 @@ fn authenticate(app: &App, parts: &Parts, body: &[u8]) -> Result<(SignedRequest,
     {
         return Err(AuthError::BadSignature);
     }
-    if app.dev {
+    let cred = app.iam.credential(&sr.access_key_id);
+    if app.dev && cred.is_none() {
+        // --dev: unknown credentials are the root of the account they name (or the default).
         let account = if sr.access_key_id.len() == 12 && sr.access_key_id.bytes().all(|b| b.is_ascii_digit()) {
             sr.access_key_id.as_str()
         } else {
@@ -171,11 +275,19 @@ fn authenticate(app: &App, parts: &Parts, body: &[u8]) -> Result<(SignedRequest,
         };
         return Ok((sr.clone(), Principal::root(account)));
     }
-    if sr.session_token.is_some() {
-        // No temporary credentials exist until STS is served.
-        return Err(AuthError::UnknownAccessKey);
+    let cred = cred.filter(|c| c.active).ok_or(AuthError::UnknownAccessKey)?;
+    match (&cred.session, &sr.session_token) {
+        (None, None) => {}
+        (Some(check), Some(token)) => {
+            if !ct_eq(&sha256(token.as_bytes()), &check.token_sha256) {
+                return Err(AuthError::UnknownAccessKey);
+            }
+            if check.expires_ms <= app.iam.now_ms() {
+                return Err(AuthError::ExpiredToken);
+            }
+        }
+        _ => return Err(AuthError::UnknownAccessKey),
     }
-    let cred = app.iam.credential(&sr.access_key_id).filter(|c| c.active).ok_or(AuthError::UnknownAccessKey)?;
     let key = app.signing_keys.get(&sr, cred.secret());
     let authority = parts.uri.authority().map(|a| a.as_str());
     let creq = sigv4::canonical_request(&CanonicalParts {
@@ -193,6 +305,53 @@ fn authenticate(app: &App, parts: &Parts, body: &[u8]) -> Result<(SignedRequest,
         return Err(AuthError::BadSignature);
     }
     Ok((sr, cred.principal.clone()))
+}
+
+/// `POST /_coffer/admin/accounts` (JSON `{"AccountId": "..."}` optional): creates an account and
+/// returns its root access key. Only the installation's administrator account root may call it
+/// (in `--dev`, any root).
+#[allow(clippy::too_many_arguments)]
+async fn admin(
+    app: &App,
+    parts: &Parts,
+    body: &[u8],
+    caller: &Caller,
+    request_id: &str,
+    start: Instant,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let result: Result<serde_json::Value, WireError> = async {
+        if parts.method != Method::POST || parts.uri.path() != "/_coffer/admin/accounts" {
+            return Err(WireError::new(StatusCode::NOT_FOUND, "UnknownOperationException", "No such Coffer admin endpoint."));
+        }
+        let is_admin = app.iam.is_admin(caller.account()).await.map_err(WireError::from)?;
+        if caller.principal.kind != PrincipalKind::Root || !is_admin {
+            return Err(WireError::new(
+                StatusCode::FORBIDDEN,
+                "AccessDeniedException",
+                format!("User: {} is not authorized to perform: coffer:CreateAccount", caller.principal.arn),
+            ));
+        }
+        #[derive(serde::Deserialize, Default)]
+        #[serde(rename_all = "PascalCase", default)]
+        struct Req {
+            account_id: Option<String>,
+        }
+        let req: Req = json::decode(body)?;
+        let (account, key) = app.iam.create_account(req.account_id.as_deref()).await.map_err(WireError::from)?;
+        Ok(serde_json::json!({
+            "AccountId": account,
+            "AccessKeyId": key.access_key_id,
+            "SecretAccessKey": String::from_utf8_lossy(key.secret_access_key.expose()),
+        }))
+    }
+    .await;
+    let (resp, status, error) = match result {
+        Ok(v) => (response(StatusCode::OK, "application/json", request_id, Bytes::from(v.to_string())), 200, None),
+        Err(e) => (Protocol::Json.error(&e, request_id), e.status.as_u16(), Some(e.code)),
+    };
+    log(LogLine { service: "coffer-admin", op: "CreateAccount", principal: &caller.principal.arn, resources: vec![], status, error }, request_id, start, peer);
+    resp
 }
 
 /// `/_coffer/health`, and in dev/test mode `/_coffer/dev/clock?advance=<seconds>`.
@@ -216,6 +375,7 @@ async fn internal(app: &App, parts: &Parts, request_id: &str) -> Response<Full<B
                 .unwrap_or(0);
             app.kms.clock().advance(advance);
             let report = app.kms.run_jobs().await;
+            let sessions = app.iam.run_jobs().await;
             json(
                 StatusCode::OK,
                 serde_json::json!({
@@ -223,6 +383,7 @@ async fn internal(app: &App, parts: &Parts, request_id: &str) -> Response<Full<B
                     "deleted": report.deleted,
                     "rotated": report.rotated,
                     "failed": report.failed,
+                    "expired_sessions": sessions,
                 }),
             )
         }

@@ -36,6 +36,8 @@ pub enum AuthError {
     Skewed(String),
     /// A presigned URL past its expiry.
     Expired(String),
+    /// Temporary credentials past their expiry.
+    ExpiredToken,
 }
 
 /// The parsed signature parameters of a request, from either form.

@@ -42,10 +42,20 @@ pub mod tables {
     pub const ACCOUNTS: Table = Table::new("iam.accounts");
     /// Access keys: pk = access key id.
     pub const ACCESS_KEYS: Table = Table::new("iam.access_keys");
+    /// IAM users: pk = account, sk = user name.
+    pub const USERS: Table = Table::new("iam.users");
+    /// IAM roles: pk = account, sk = role name.
+    pub const ROLES: Table = Table::new("iam.roles");
+    /// Customer managed policies: pk = account, sk = policy name.
+    pub const POLICIES: Table = Table::new("iam.policies");
+    /// STS sessions (temporary credentials): pk = access key id.
+    pub const SESSIONS: Table = Table::new("iam.sessions");
     /// KMS keys: pk = key id (UUID); the record names account and region.
     pub const KMS_KEYS: Table = Table::new("kms.keys");
     /// KMS aliases: pk = `<account>:<region>`, sk = alias name.
     pub const KMS_ALIASES: Table = Table::new("kms.aliases");
+    /// KMS grants: pk = key id, sk = grant id.
+    pub const KMS_GRANTS: Table = Table::new("kms.grants");
 }
 
 /// One stored item.

@@ -95,7 +95,7 @@ async fn serve(cfg: Config) -> Result<(), String> {
     };
     let root = Arc::new(root);
     let store_kind = store.kind();
-    let iam = Arc::new(Iam::load(store.clone(), root.clone(), clock.clone()).await.map_err(|e| e.to_string())?);
+    let iam = Arc::new(Iam::load(store.clone(), root.clone(), clock.clone(), cfg.dev).await.map_err(|e| e.to_string())?);
     if !cfg.dev && iam.accounts().is_empty() {
         first_start(&iam, &cfg.data_dir, &cfg).await?;
     }
