@@ -79,12 +79,27 @@ pub struct ResourceDecision {
 
 /// Evaluates identity-based policies: principals are implicit (the documents are attached to
 /// the caller).
+///
+/// `Deny` if any statement with Effect Deny applies (Action / NotAction, Resource / NotResource
+/// and every condition match), else `Allow` if any Allow statement applies, else
+/// `NotApplicable`. Principal / NotPrincipal elements, if present, are ignored. Policy
+/// variables are substituted only in documents with `"Version": "2012-10-17"`. Full rules in
+/// docs/policy.md ("Evaluation").
 pub fn evaluate_identity(docs: &[&PolicyDocument], req: &EvalRequest<'_>) -> Decision {
     crate::evaluate::identity(docs, req)
 }
 
 /// Evaluates a resource-based policy, matching each statement's Principal / NotPrincipal
 /// against `req.principal`.
+///
+/// Only `"AWS"` principal entries can name our callers (`Service`, `Federated` and
+/// `CanonicalUser` never match). `*` and `{"AWS": "*"}`, a user ARN equal to the caller's ARN, a
+/// role ARN equal to the caller's `role_arn` (its sessions) and an assumed-role ARN equal to the
+/// caller's ARN match directly; a 12-digit account id or `arn:aws:iam::<account>:root` matches
+/// every principal of that account (including the root user) through the account. NotPrincipal
+/// applies to every caller its list does not match in either way, and then counts as direct.
+/// A statement without Resource (trust policies) applies to any resource. Full rules in
+/// docs/policy.md ("Evaluation").
 pub fn evaluate_resource(doc: &PolicyDocument, req: &EvalRequest<'_>) -> ResourceDecision {
     crate::evaluate::resource(doc, req)
 }
