@@ -12,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-pub use aws_sdk_kms;
+pub use {aws_sdk_iam, aws_sdk_kms, aws_sdk_sts};
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::error::ProvideErrorMetadata;
 
@@ -198,6 +198,72 @@ pub fn read_credentials(path: &Path) -> (String, String) {
         text.lines().find_map(|l| l.strip_prefix(k).map(|v| v.trim_start_matches([' ', '=']).trim().to_string())).unwrap()
     };
     (get("aws_access_key_id"), get("aws_secret_access_key"))
+}
+
+/// Credentials for the SDK clients: an access key pair, optionally with a session token.
+#[derive(Clone, Debug)]
+pub struct Creds {
+    pub access_key: String,
+    pub secret_key: String,
+    pub session_token: Option<String>,
+}
+
+impl Creds {
+    pub fn new(access_key: &str, secret_key: &str) -> Creds {
+        Creds { access_key: access_key.into(), secret_key: secret_key.into(), session_token: None }
+    }
+    fn provider(&self) -> Credentials {
+        Credentials::new(&self.access_key, &self.secret_key, self.session_token.clone(), None, "coffer-it")
+    }
+}
+
+impl Coffer {
+    pub fn creds(&self) -> Creds {
+        Creds::new(&self.access_key, &self.secret_key)
+    }
+    pub fn kms_with(&self, c: &Creds) -> aws_sdk_kms::Client {
+        let conf = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(c.provider())
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+    pub fn iam_with(&self, c: &Creds) -> aws_sdk_iam::Client {
+        let conf = aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(c.provider())
+            .build();
+        aws_sdk_iam::Client::from_conf(conf)
+    }
+    pub fn sts_with(&self, c: &Creds) -> aws_sdk_sts::Client {
+        let conf = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(c.provider())
+            .build();
+        aws_sdk_sts::Client::from_conf(conf)
+    }
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        self.iam_with(&self.creds())
+    }
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        self.sts_with(&self.creds())
+    }
+}
+
+/// The AWS error code of any SDK error (IAM, STS, KMS), panicking on success.
+pub fn any_code<T: std::fmt::Debug, E: aws_sdk_kms::error::ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    r: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+) -> String {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e.code().map(str::to_owned).unwrap_or_else(|| panic!("error without a code: {e:?}")),
+    }
 }
 
 pub fn kms_client(endpoint: &str, access_key: &str, secret_key: &str, region: &str) -> aws_sdk_kms::Client {

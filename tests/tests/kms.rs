@@ -389,9 +389,11 @@ async fn aws_managed_keys_are_created_on_first_use() {
     assert_eq!(md.description.as_deref(), Some("Default key that protects my S3 objects when no other key is defined"));
     let again = kms.describe_key().key_id("alias/aws/s3").send().await.unwrap().key_metadata.unwrap();
     assert_eq!(again.key_id, md.key_id);
-    let ct = kms.encrypt().key_id("alias/aws/ssm").plaintext(Blob::new("p")).send().await.unwrap();
+    // The managed key's policy allows use only through its service: direct use is denied.
+    let (c0, m0) = err(kms.encrypt().key_id("alias/aws/ssm").plaintext(Blob::new("p")).send().await);
+    assert_eq!(c0, "AccessDeniedException");
     let ssm = kms.describe_key().key_id("alias/aws/ssm").send().await.unwrap().key_metadata.unwrap();
-    assert_eq!(ct.key_id, ssm.arn);
+    assert!(m0.contains("kms:Encrypt") && m0.contains(ssm.arn.as_deref().unwrap()), "{m0}");
     let st = kms.get_key_rotation_status().key_id(&md.key_id).send().await.unwrap();
     assert!(st.key_rotation_enabled);
     let policy = kms.get_key_policy().key_id(&md.key_id).send().await.unwrap().policy.unwrap();
@@ -525,12 +527,23 @@ const SEED_POLICY: &str = r#"{"Version":"2012-10-17","Id":"key-consolepolicy-3",
 #[tokio::test]
 async fn key_policies() {
     let c = Coffer::dev();
-    let kms = c.kms();
+    // The seed's principals: account 111111111111 (a 12-digit access key id selects it in --dev)
+    // with user myapp and role myapprole; account 222222222222 exists implicitly in --dev.
+    let root = coffer_it::Creds::new("111111111111", "x");
+    let kms = c.kms_with(&root);
+    let iam = c.iam_with(&root);
+    iam.create_user().user_name("myapp").send().await.unwrap();
+    iam.create_role()
+        .role_name("myapprole")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
     let id = new_key(&kms).await;
     let p = kms.get_key_policy().key_id(&id).send().await.unwrap();
     assert_eq!(p.policy_name.as_deref(), Some("default"));
     let doc: serde_json::Value = serde_json::from_str(p.policy.as_deref().unwrap()).unwrap();
-    assert_eq!(doc["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::123456789012:root");
+    assert_eq!(doc["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::111111111111:root");
     assert_eq!(doc["Statement"][0]["Action"], "kms:*");
     kms.put_key_policy().key_id(&id).policy(SEED_POLICY).send().await.unwrap();
     let p = kms.get_key_policy().key_id(&id).policy_name("default").send().await.unwrap();
@@ -556,6 +569,17 @@ async fn key_policies() {
     let (c2, m2) = err(kms.put_key_policy().key_id(&id).policy(r#"{"Statement":{"Sid":"a","Effect":"Allow","Action":"kms:*","Resource":"*"}}"#).send().await);
     assert_eq!(c2, "MalformedPolicyDocumentException");
     assert_eq!(m2, "Statement 1 (Sid \"a\"): missing required field Principal");
+    // Principals that do not exist are refused.
+    let (c3, m3) = err(kms.put_key_policy().key_id(&id).policy(SEED_POLICY.replace("user/myapp", "user/nobody")).send().await);
+    assert_eq!(c3, "MalformedPolicyDocumentException");
+    assert!(m3.starts_with("Policy contains a statement with one or more invalid principals."), "{m3}");
+    // The lockout safety check, and its bypass.
+    let lockout = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:user/myapp"},"Action":"kms:*","Resource":"*"}]}"#;
+    let (c4, m4) = err(kms.put_key_policy().key_id(&id).policy(lockout).send().await);
+    assert_eq!((c4.as_str(), m4.as_str()), ("MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future."));
+    assert_eq!(code(kms.create_key().policy(lockout).send().await), "MalformedPolicyDocumentException");
+    let locked = kms.create_key().policy(lockout).bypass_policy_lockout_safety_check(true).send().await.unwrap().key_metadata.unwrap().key_id;
+    assert_eq!(code(kms.describe_key().key_id(&locked).send().await), "AccessDeniedException");
     assert_eq!(code(kms.get_key_policy().key_id(&id).policy_name("other").send().await), "NotFoundException");
     assert_eq!(code(kms.put_key_policy().key_id(&id).policy_name("other").policy(SEED_POLICY).send().await), "NotFoundException");
     let huge = format!(r#"{{"Statement":{{"Sid":"{}","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}}}"#, "x".repeat(33_000));

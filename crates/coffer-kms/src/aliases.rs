@@ -11,7 +11,7 @@ use coffer_policy::Caller;
 use coffer_store::{Expect, StoreError, Write, tables};
 use coffer_util::{Validation, marker, validate::is_alias_chars};
 
-use crate::authorize::{authorize, denied};
+use crate::authorize::{Req, denied};
 use crate::error::validated;
 use crate::keys::not_pending_deletion;
 use crate::model::*;
@@ -81,6 +81,7 @@ impl Kms {
     fn check_alias_target(&self, caller: &Caller, key: &KeyEntry, exclude: Option<&str>) -> Result<(), KmsError> {
         not_pending_deletion(key)?;
         if key.is_aws_managed() {
+            // AWS managed keys keep only their predefined alias.
             return Err(denied(caller, "CreateAlias", &key.arn));
         }
         let count = self
@@ -106,8 +107,9 @@ impl Kms {
         let name = name.expect("validated");
         require_prefix(name)?;
         reserved(caller, name, "CreateAlias")?;
+        self.authorize_alias(caller, "CreateAlias", name)?;
         let key = self.resolve(caller, target.expect("validated"), false).await?;
-        authorize(caller, &key, "CreateAlias")?;
+        self.authorize(caller, &key, Req::new("CreateAlias"))?;
         self.check_alias_target(caller, &key, None)?;
         let now = self.clock.now().millis();
         let rec = AliasRecord { target_key_id: key.rec.key_id.clone(), created_ms: now, updated_ms: now };
@@ -176,13 +178,14 @@ impl Kms {
         require_prefix(name)?;
         reserved(caller, name, "UpdateAlias")?;
         let alias = self.existing_alias(caller, name)?;
+        self.authorize_alias(caller, "UpdateAlias", name)?;
         let key = self.resolve(caller, target.expect("validated"), false).await?;
-        authorize(caller, &key, "UpdateAlias")?;
+        self.authorize(caller, &key, Req::new("UpdateAlias"))?;
         self.check_alias_target(caller, &key, Some(name))?;
         if let Some(old) = self.key_by_uuid(
             &coffer_crypto::random::parse_uuid(&alias.rec.target_key_id).unwrap_or_default(),
         ) {
-            authorize(caller, &old, "UpdateAlias")?;
+            self.authorize(caller, &old, Req::new("UpdateAlias"))?;
             if key_kind(&old) != key_kind(&key) {
                 return Err(KmsError::Validation(format!(
                     "{} is not the same type of KMS key (key spec family and key usage) as the alias's current key {}.",
@@ -210,11 +213,12 @@ impl Kms {
         let name = name.expect("validated");
         require_prefix(name)?;
         reserved(caller, name, "DeleteAlias")?;
+        self.authorize_alias(caller, "DeleteAlias", name)?;
         let alias = self.existing_alias(caller, name)?;
         if let Some(key) =
             self.key_by_uuid(&coffer_crypto::random::parse_uuid(&alias.rec.target_key_id).unwrap_or_default())
         {
-            authorize(caller, &key, "DeleteAlias")?;
+            self.authorize(caller, &key, Req::new("DeleteAlias"))?;
         }
         let pk = alias_partition(caller.account(), &caller.region);
         match self.store.write(vec![Write::delete(tables::KMS_ALIASES, &pk, name, Expect::Exists)]).await {
@@ -232,6 +236,7 @@ impl Kms {
         validate::page(&mut v, req.limit, req.marker.as_ref());
         validated(v)?;
         let after = validate::resume_after(req.marker.as_ref())?;
+        self.authorize_account(caller, Req::new("ListAliases"), "*")?;
         let target = match &req.key_id {
             Some(k) => Some(self.resolve(caller, k, false).await?.rec.key_id.clone()),
             None => None,

@@ -12,7 +12,7 @@ use coffer_crypto::{EncryptionContext, SecretBytes, blob};
 use coffer_policy::Caller;
 use coffer_util::Validation;
 
-use crate::authorize::authorize;
+use crate::authorize::Req;
 use crate::error::validated;
 use crate::keys::usable;
 use crate::model::*;
@@ -87,10 +87,11 @@ impl Kms {
         ciphertext: &[u8],
         key_id: Option<&str>,
         ec: &EncryptionContext,
-        action: &str,
+        action: &'static str,
         op: &str,
         algorithm: Option<&str>,
         dry_run: bool,
+        same_key: Option<bool>,
     ) -> Result<Opened, KmsError> {
         let header = blob::parse_header(ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
         let entry = self.key_by_uuid(&header.key_id).ok_or(KmsError::InvalidCiphertext)?;
@@ -104,7 +105,14 @@ impl Kms {
             }
         }
         caller.note_resource(&entry.arn);
-        authorize(caller, &entry, action)?;
+        let mut r = Req::new(action).grant(action).ec(ec).key("kms:EncryptionAlgorithm", vec![algorithm.unwrap_or(SYMMETRIC_DEFAULT).to_string()]);
+        if let Some(k) = key_id {
+            r = r.param(k);
+        }
+        if let Some(same) = same_key {
+            r = r.key("kms:ReEncryptOnSameKey", vec![same.to_string()]);
+        }
+        self.authorize(caller, &entry, r)?;
         usable(&entry)?;
         check_usage(&entry, op, algorithm)?;
         if dry_run {
@@ -124,15 +132,19 @@ impl Kms {
         validate::grant_tokens(&mut v, req.grant_tokens.as_ref());
         validate::encryption_algorithm(&mut v, "encryptionAlgorithm", req.encryption_algorithm.as_ref());
         validated(v)?;
-        let e = self.resolve(caller, key_id.expect("validated"), true).await?;
-        authorize(caller, &e, "Encrypt")?;
+        self.check_grant_tokens(req.grant_tokens.as_ref())?;
+        let param = key_id.expect("validated");
+        let e = self.resolve(caller, param, true).await?;
+        let ec = context(req.encryption_context);
+        let alg = req.encryption_algorithm.as_deref().unwrap_or(SYMMETRIC_DEFAULT).to_string();
+        self.authorize(caller, &e, Req::new("Encrypt").grant("Encrypt").ec(&ec).param(param).key("kms:EncryptionAlgorithm", vec![alg]))?;
         usable(&e)?;
         check_usage(&e, "Encrypt", req.encryption_algorithm.as_deref())?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRunOperation);
         }
         let plaintext = req.plaintext.expect("validated");
-        let (ct, _) = seal(&e, &context(req.encryption_context), plaintext.0.expose())?;
+        let (ct, _) = seal(&e, &ec, plaintext.0.expose())?;
         Ok(EncryptResponse {
             ciphertext_blob: Blob(ct),
             key_id: e.arn.clone(),
@@ -151,13 +163,14 @@ impl Kms {
         validate::encryption_algorithm(&mut v, "encryptionAlgorithm", req.encryption_algorithm.as_ref());
         dry_run_modifiers(&mut v, &req.dry_run_modifiers);
         validated(v)?;
+        self.check_grant_tokens(req.grant_tokens.as_ref())?;
         no_recipient(&req.recipient)?;
         if ignore_ct {
             let key_id = req.key_id.as_deref().ok_or_else(|| {
                 KmsError::Validation("KeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.".into())
             })?;
             let e = self.resolve(caller, key_id, true).await?;
-            authorize(caller, &e, "Decrypt")?;
+            self.authorize(caller, &e, Req::new("Decrypt").grant("Decrypt").param(key_id))?;
             usable(&e)?;
             check_usage(&e, "Decrypt", req.encryption_algorithm.as_deref())?;
             return Err(KmsError::DryRunOperation);
@@ -174,6 +187,7 @@ impl Kms {
                 "Decrypt",
                 req.encryption_algorithm.as_deref(),
                 req.dry_run == Some(true),
+                None,
             )
             .await?;
         Ok(DecryptResponse {
@@ -201,18 +215,33 @@ impl Kms {
         validate::grant_tokens(&mut v, req.grant_tokens.as_ref());
         dry_run_modifiers(&mut v, &req.dry_run_modifiers);
         validated(v)?;
+        self.check_grant_tokens(req.grant_tokens.as_ref())?;
         let dry_run = req.dry_run == Some(true);
-        let dest = self.resolve(caller, dest_id.expect("validated"), true).await?;
+        let dest_param = dest_id.expect("validated");
+        let dest = self.resolve(caller, dest_param, true).await?;
+        let dest_ec = context(req.destination_encryption_context);
         if ignore_ct {
             let src_id = req.source_key_id.as_deref().ok_or_else(|| {
                 KmsError::Validation("SourceKeyId is required when DryRunModifiers includes IGNORE_CIPHERTEXT.".into())
             })?;
             let src = self.resolve(caller, src_id, true).await?;
-            authorize(caller, &src, "ReEncryptFrom")?;
+            self.authorize(caller, &src, Req::new("ReEncryptFrom").grant("ReEncryptFrom").param(src_id))?;
             usable(&src)?;
             check_usage(&src, "ReEncrypt", req.source_encryption_algorithm.as_deref())?;
         }
-        authorize(caller, &dest, "ReEncryptTo")?;
+        let same = blob::parse_header(req.ciphertext_blob.as_ref().map(|b| b.0.as_slice()).unwrap_or_default())
+            .map(|h| h.key_id == dest.uuid)
+            .unwrap_or(false);
+        self.authorize(
+            caller,
+            &dest,
+            Req::new("ReEncryptTo")
+                .grant("ReEncryptTo")
+                .ec(&dest_ec)
+                .param(dest_param)
+                .key("kms:EncryptionAlgorithm", vec![req.destination_encryption_algorithm.clone().unwrap_or_else(|| SYMMETRIC_DEFAULT.into())])
+                .key("kms:ReEncryptOnSameKey", vec![same.to_string()]),
+        )?;
         usable(&dest)?;
         check_usage(&dest, "ReEncrypt", req.destination_encryption_algorithm.as_deref())?;
         if ignore_ct {
@@ -229,9 +258,10 @@ impl Kms {
                 "ReEncrypt",
                 req.source_encryption_algorithm.as_deref(),
                 dry_run,
+                Some(same),
             )
             .await?;
-        let (ct, dest_mid) = seal(&dest, &context(req.destination_encryption_context), o.plaintext.expose())?;
+        let (ct, dest_mid) = seal(&dest, &dest_ec, o.plaintext.expose())?;
         Ok(ReEncryptResponse {
             ciphertext_blob: Blob(ct),
             source_key_id: o.entry.arn.clone(),
@@ -283,15 +313,22 @@ impl Kms {
             _ => return Err(KmsError::Validation("Please specify either number of bytes or key spec.".into())),
         };
         no_recipient(&req.recipient)?;
-        let e = self.resolve(caller, key_id.expect("validated"), true).await?;
-        authorize(caller, &e, op)?;
+        self.check_grant_tokens(req.grant_tokens.as_ref())?;
+        let param = key_id.expect("validated");
+        let e = self.resolve(caller, param, true).await?;
+        let ec = context(req.encryption_context);
+        let mut r = Req::new(op).grant(op).ec(&ec).param(param);
+        if let Some(s) = &req.key_spec {
+            r = r.key("kms:DataKeySpec", vec![s.clone()]);
+        }
+        self.authorize(caller, &e, r)?;
         usable(&e)?;
         check_usage(&e, op, None)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRunOperation);
         }
         let data_key = SecretBytes::random(len);
-        let (ct, mid) = seal(&e, &context(req.encryption_context), data_key.expose())?;
+        let (ct, mid) = seal(&e, &ec, data_key.expose())?;
         Ok(GenerateDataKeyResponse {
             ciphertext_blob: Blob(ct),
             plaintext: with_plaintext.then_some(Plaintext(data_key)),
@@ -302,7 +339,7 @@ impl Kms {
 
     pub async fn generate_random(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         req: GenerateRandomRequest,
     ) -> Result<GenerateRandomResponse, KmsError> {
         let Some(n) = req.number_of_bytes else {
@@ -318,6 +355,7 @@ impl Kms {
             return Err(KmsError::UnsupportedOperation("Custom key stores are not supported by Coffer.".into()));
         }
         no_recipient(&req.recipient)?;
+        self.authorize_account(caller, Req::new("GenerateRandom"), "*")?;
         Ok(GenerateRandomResponse { plaintext: Plaintext(SecretBytes::random(n as usize)) })
     }
 }

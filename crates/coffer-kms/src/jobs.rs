@@ -23,12 +23,15 @@ pub(crate) async fn run(kms: &Kms) -> JobReport {
     let now = kms.clock.now().millis();
     for e in kms.cache.all_keys() {
         if e.rec.state == KeyState::PendingDeletion && e.rec.deletion_ms.is_some_and(|d| d <= now) {
-            // The key and every alias pointing at it go in one batch, conditional on both.
+            // The key, its aliases and its grants go in one batch, conditional on their versions.
             let aliases = kms.cache.aliases(&e.rec.account, &e.rec.region, Some(&e.rec.key_id));
             let pk = alias_partition(&e.rec.account, &e.rec.region);
             let mut batch = vec![Write::delete(tables::KMS_KEYS, &e.rec.key_id, "", Expect::Version(e.version))];
             for a in &aliases {
                 batch.push(Write::delete(tables::KMS_ALIASES, &pk, &a.name, Expect::Version(a.version)));
+            }
+            for g in kms.cache.grants_of(&e.uuid) {
+                batch.push(Write::delete(tables::KMS_GRANTS, &e.rec.key_id, &g.rec.grant_id, Expect::Any));
             }
             match kms.store.write(batch).await {
                 Ok(_) => {

@@ -7,7 +7,7 @@ use coffer_policy::Caller;
 use coffer_store::{Expect, Write, tables};
 use coffer_util::{Validation, marker};
 
-use crate::authorize::authorize;
+use crate::authorize::Req;
 use crate::error::validated;
 use crate::model::*;
 use crate::state::{KeyEntry, KeyRecord, KeyState, RotationRecord, TagRecord, new_material};
@@ -219,9 +219,25 @@ impl Kms {
         if tags.len() > validate::MAX_TAGS {
             return Err(KmsError::Tag("Too many tags".into()));
         }
+        let mut auth = Req::new("CreateKey")
+            .key("kms:KeySpec", vec![spec.clone()])
+            .key("kms:CustomerMasterKeySpec", vec![spec.clone()])
+            .key("kms:KeyUsage", vec![usage.clone()])
+            .key("kms:CustomerMasterKeyUsage", vec![usage.clone()])
+            .key("kms:KeyOrigin", vec![origin.to_string()])
+            .key("kms:MultiRegion", vec!["false".into()])
+            .key("kms:BypassPolicyLockoutSafetyCheck", vec![req.bypass_policy_lockout_safety_check.unwrap_or(false).to_string()]);
+        if !tags.is_empty() {
+            auth = auth.key("aws:TagKeys", tags.iter().map(|t| t.tag_key.clone().unwrap_or_default()).collect());
+            for t in &tags {
+                let name = format!("aws:RequestTag/{}", t.tag_key.as_deref().unwrap_or_default());
+                auth = auth.key(name, vec![t.tag_value.clone().unwrap_or_default()]);
+            }
+        }
+        self.authorize_account(caller, auth, "*")?;
         let policy = match req.policy {
             Some(p) => {
-                crate::policy::check_policy(&p)?;
+                self.check_policy(&p)?;
                 p
             }
             None => crate::policy::default_key_policy(caller.account()),
@@ -229,6 +245,13 @@ impl Kms {
         let key_id = coffer_crypto::random::uuid_v4();
         let mut rec = new_key_record(self, caller, key_id, req.description.unwrap_or_default(), policy);
         rec.tags = tag_records(&tags);
+        if req.bypass_policy_lockout_safety_check != Some(true) {
+            // The lockout safety check: the creator must be able to change the policy later.
+            let probe = KeyEntry::build(rec.clone(), 0, &self.root, None)?;
+            if !self.keeps_control(caller, &probe, &probe.policy) {
+                return Err(crate::policy::lockout());
+            }
+        }
         let entry = self.insert_key(rec, Vec::new()).await?;
         caller.note_resource(&entry.arn);
         Ok(KeyMetadataResponse { key_metadata: metadata(&entry) })
@@ -239,8 +262,10 @@ impl Kms {
         let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
         validate::grant_tokens(&mut v, req.grant_tokens.as_ref());
         validated(v)?;
-        let e = self.resolve(caller, key_id.expect("validated"), true).await?;
-        authorize(caller, &e, "DescribeKey")?;
+        self.check_grant_tokens(req.grant_tokens.as_ref())?;
+        let param = key_id.expect("validated");
+        let e = self.resolve(caller, param, true).await?;
+        self.authorize(caller, &e, Req::new("DescribeKey").grant("DescribeKey").param(param))?;
         Ok(KeyMetadataResponse { key_metadata: metadata(&e) })
     }
 
@@ -249,6 +274,7 @@ impl Kms {
         validate::page(&mut v, req.limit, req.marker.as_ref());
         validated(v)?;
         let after = validate::resume_after(req.marker.as_ref())?;
+        self.authorize_account(caller, Req::new("ListKeys"), "*")?;
         let limit = req.limit.unwrap_or(100) as usize;
         let mut ids = self.cache.key_ids(caller.account(), &caller.region, after.as_deref(), limit + 1);
         let truncated = ids.len() > limit;
@@ -276,7 +302,7 @@ impl Kms {
         }
         validated(v)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "UpdateKeyDescription")?;
+        self.authorize(caller, &e, Req::new("UpdateKeyDescription"))?;
         let description = req.description.expect("validated");
         self.mutate_key(e, |e| {
             not_pending_deletion(e)?;
@@ -301,7 +327,7 @@ impl Kms {
         let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
         validated(v)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, if enable { "EnableKey" } else { "DisableKey" })?;
+        self.authorize(caller, &e, Req::new(if enable { "EnableKey" } else { "DisableKey" }))?;
         let target = if enable { KeyState::Enabled } else { KeyState::Disabled };
         if e.rec.state == target {
             return Ok(Empty {});
@@ -338,7 +364,7 @@ impl Kms {
             return Err(KmsError::Validation("PendingWindowInDays must be between 7 and 30".into()));
         }
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "ScheduleKeyDeletion")?;
+        self.authorize(caller, &e, Req::new("ScheduleKeyDeletion").key("kms:ScheduleKeyDeletionPendingWindowInDays", vec![days.to_string()]))?;
         let now = self.clock.now();
         let deletion = now.plus_days(days);
         let (e, ()) = self
@@ -364,7 +390,7 @@ impl Kms {
         let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
         validated(v)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "CancelKeyDeletion")?;
+        self.authorize(caller, &e, Req::new("CancelKeyDeletion"))?;
         let (e, ()) = self
             .mutate_key(e, |e| {
                 if e.rec.state != KeyState::PendingDeletion {

@@ -17,6 +17,7 @@ mod aliases;
 mod authorize;
 mod crypto_ops;
 mod error;
+mod grants;
 mod jobs;
 mod keys;
 mod managed;
@@ -31,6 +32,7 @@ mod validate;
 use std::sync::Arc;
 
 use coffer_crypto::RootKey;
+use coffer_policy::Identities;
 use coffer_store::{Expect, Store, StoreError, Write, scan_all, tables};
 use coffer_util::Clock;
 
@@ -59,6 +61,8 @@ pub struct Kms {
     clock: Arc<Clock>,
     cache: Cache,
     config: KmsConfig,
+    /// Identity policies, tags and principal existence, from the IAM service.
+    identities: Arc<dyn Identities>,
 }
 
 /// How many times a conditional write is retried after losing a race.
@@ -80,8 +84,9 @@ impl Kms {
         root: Arc<RootKey>,
         clock: Arc<Clock>,
         config: KmsConfig,
+        identities: Arc<dyn Identities>,
     ) -> Result<Kms, KmsError> {
-        let kms = Kms { store, root, clock, cache: Cache::default(), config };
+        let kms = Kms { store, root, clock, cache: Cache::default(), config, identities };
         for item in scan_all(kms.store.as_ref(), tables::KMS_KEYS).await? {
             let rec: KeyRecord = decode("key", &item.value)?;
             let entry = KeyEntry::build(rec, item.version, &kms.root, None)?;
@@ -97,6 +102,12 @@ impl Kms {
                 rec,
                 version: item.version,
             }));
+        }
+        for item in scan_all(kms.store.as_ref(), tables::KMS_GRANTS).await? {
+            let rec: state::GrantRecord = decode("grant", &item.value)?;
+            if let Some(uuid) = coffer_crypto::random::parse_uuid(&rec.key_id) {
+                kms.cache.put_grant(uuid, Arc::new(state::GrantEntry { rec, version: item.version }));
+            }
         }
         Ok(kms)
     }

@@ -431,3 +431,95 @@ pub struct ListKeyPoliciesResponse {
     pub next_marker: Option<String>,
     pub truncated: bool,
 }
+
+// ---------------------------------------------------------------- grants
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantConstraints {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_subset: Option<EncryptionContextMap>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_equals: Option<EncryptionContextMap>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateGrantRequest {
+    pub key_id: Option<String>,
+    pub grantee_principal: Option<String>,
+    pub retiring_principal: Option<String>,
+    pub operations: Option<Vec<String>>,
+    pub constraints: Option<GrantConstraints>,
+    pub grant_tokens: Option<Vec<String>>,
+    pub name: Option<String>,
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateGrantResponse {
+    pub grant_token: String,
+    pub grant_id: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListGrantsRequest {
+    pub limit: Option<i64>,
+    pub marker: Option<String>,
+    pub key_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub grantee_principal: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListRetirableGrantsRequest {
+    pub limit: Option<i64>,
+    pub marker: Option<String>,
+    pub retiring_principal: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantListEntry {
+    pub key_id: String,
+    pub grant_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub creation_date: Date,
+    pub grantee_principal: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    pub issuing_account: String,
+    pub operations: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<GrantConstraints>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListGrantsResponse {
+    pub grants: Vec<GrantListEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    pub truncated: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RetireGrantRequest {
+    pub grant_token: Option<String>,
+    pub key_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub dry_run: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RevokeGrantRequest {
+    pub key_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub dry_run: Option<bool>,
+}

@@ -7,7 +7,7 @@
 use coffer_policy::{Caller, PolicyDocument, PolicyKind};
 use coffer_util::Validation;
 
-use crate::authorize::authorize;
+use crate::authorize::Req;
 use crate::error::validated;
 use crate::model::*;
 use crate::{Kms, KmsError, validate};
@@ -25,17 +25,28 @@ pub(crate) fn validate_policy_text(v: &mut Validation, p: &str) {
     }
 }
 
-/// Semantic checks: size quota, then a valid resource policy.
-pub(crate) fn check_policy(p: &str) -> Result<(), KmsError> {
-    if p.len() > MAX_POLICY_BYTES {
-        return Err(KmsError::LimitExceeded(format!(
-            "The key policy is {} bytes, more than the {MAX_POLICY_BYTES}-byte limit.",
-            p.len()
-        )));
+/// The lockout safety check's refusal.
+pub(crate) fn lockout() -> KmsError {
+    KmsError::MalformedPolicyDocument("The new key policy will not allow you to update the key policy in the future.".into())
+}
+
+impl Kms {
+    /// Semantic checks: size quota, a valid resource policy, principals that exist.
+    pub(crate) fn check_policy(&self, p: &str) -> Result<PolicyDocument, KmsError> {
+        if p.len() > MAX_POLICY_BYTES {
+            return Err(KmsError::LimitExceeded(format!(
+                "The key policy is {} bytes, more than the {MAX_POLICY_BYTES}-byte limit.",
+                p.len()
+            )));
+        }
+        let doc = PolicyDocument::parse(p, PolicyKind::Resource).map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
+        if let Some(bad) = doc.aws_principals().find(|a| !self.identities.principal_exists(a)) {
+            return Err(KmsError::MalformedPolicyDocument(format!(
+                "Policy contains a statement with one or more invalid principals. ({bad} does not exist.)"
+            )));
+        }
+        Ok(doc)
     }
-    PolicyDocument::parse(p, PolicyKind::Resource)
-        .map(|_| ())
-        .map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))
 }
 
 /// The default key policy KMS gives keys created without one: the account (and through it IAM
@@ -83,7 +94,7 @@ impl Kms {
         policy_name(&mut v, req.policy_name.as_ref())?;
         validated(v)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "GetKeyPolicy")?;
+        self.authorize(caller, &e, Req::new("GetKeyPolicy"))?;
         only_default(req.policy_name.as_ref())?;
         Ok(GetKeyPolicyResponse { policy: e.rec.policy.clone(), policy_name: "default".into() })
     }
@@ -97,10 +108,14 @@ impl Kms {
         }
         validated(v)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "PutKeyPolicy")?;
+        let bypass = req.bypass_policy_lockout_safety_check.unwrap_or(false);
+        self.authorize(caller, &e, Req::new("PutKeyPolicy").key("kms:BypassPolicyLockoutSafetyCheck", vec![bypass.to_string()]))?;
         only_default(req.policy_name.as_ref())?;
         let policy = req.policy.expect("validated");
-        check_policy(&policy)?;
+        let doc = self.check_policy(&policy)?;
+        if !bypass && !self.keeps_control(caller, &e, &doc) {
+            return Err(lockout());
+        }
         self.mutate_key(e, |e| {
             let mut rec = e.rec.clone();
             rec.policy = policy.clone();
@@ -116,7 +131,7 @@ impl Kms {
         validate::page(&mut v, req.limit, req.marker.as_ref());
         validated(v)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "ListKeyPolicies")?;
+        self.authorize(caller, &e, Req::new("ListKeyPolicies"))?;
         Ok(ListKeyPoliciesResponse { policy_names: vec!["default".into()], next_marker: None, truncated: false })
     }
 }

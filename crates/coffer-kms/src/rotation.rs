@@ -11,7 +11,7 @@ use coffer_policy::Caller;
 use coffer_util::time::MILLIS_PER_DAY;
 use coffer_util::{Validation, marker};
 
-use crate::authorize::authorize;
+use crate::authorize::Req;
 use crate::error::validated;
 use crate::model::*;
 use crate::state::{KeyEntry, KeyRecord, KeyState, new_material};
@@ -60,8 +60,8 @@ impl Kms {
         }
         validated(v)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "EnableKeyRotation")?;
         let period = req.rotation_period_in_days.unwrap_or(365);
+        self.authorize(caller, &e, Req::new("EnableKeyRotation").key("kms:RotationPeriodInDays", vec![period.to_string()]))?;
         let now = self.clock.now().millis();
         self.mutate_key(e, |e| {
             enabled_for_rotation(e)?;
@@ -86,7 +86,7 @@ impl Kms {
         let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
         validated(v)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "DisableKeyRotation")?;
+        self.authorize(caller, &e, Req::new("DisableKeyRotation"))?;
         self.mutate_key(e, |e| {
             enabled_for_rotation(e)?;
             rotatable(e)?;
@@ -109,7 +109,7 @@ impl Kms {
         let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
         validated(v)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "GetKeyRotationStatus")?;
+        self.authorize(caller, &e, Req::new("GetKeyRotationStatus"))?;
         let r = &e.rec.rotation;
         let on = r.enabled && e.rec.state != KeyState::PendingDeletion;
         Ok(GetKeyRotationStatusResponse {
@@ -125,7 +125,7 @@ impl Kms {
         let key_id = validate::key_id(&mut v, "keyId", req.key_id.as_ref());
         validated(v)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "RotateKeyOnDemand")?;
+        self.authorize(caller, &e, Req::new("RotateKeyOnDemand"))?;
         let now = self.clock.now().millis();
         let max = self.config.max_on_demand_rotations;
         let (e, ()) = self
@@ -161,7 +161,7 @@ impl Kms {
         validated(v)?;
         let after = validate::resume_after(req.marker.as_ref())?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "ListKeyRotations")?;
+        self.authorize(caller, &e, Req::new("ListKeyRotations"))?;
         rotatable(&e)?;
         let all = req.include_key_material.as_deref() == Some("ALL_KEY_MATERIAL");
         let limit = req.limit.unwrap_or(100) as usize;

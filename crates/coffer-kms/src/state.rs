@@ -87,6 +87,25 @@ pub struct KeyRecord {
     pub current_material: String,
 }
 
+/// A grant (table `kms.grants`, pk = key id, sk = grant id).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub grant_id: String,
+    pub key_id: String,
+    pub name: Option<String>,
+    pub grantee: String,
+    pub retiring: Option<String>,
+    pub operations: Vec<String>,
+    pub constraints: Option<crate::model::GrantConstraints>,
+    pub issuing_account: String,
+    pub created_ms: i64,
+}
+
+pub struct GrantEntry {
+    pub rec: GrantRecord,
+    pub version: i64,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct AliasRecord {
     pub target_key_id: String,
@@ -124,6 +143,8 @@ pub struct KeyEntry {
     pub version: i64,
     pub arn: String,
     pub uuid: [u8; 16],
+    /// The key policy, parsed once per change.
+    pub policy: Arc<coffer_policy::PolicyDocument>,
     materials: HashMap<[u8; 32], Arc<SymmetricKey>>,
     current: [u8; 32],
 }
@@ -159,7 +180,14 @@ impl KeyEntry {
             return Err(KmsError::Internal(format!("key {} has no current material", rec.key_id)));
         }
         let arn = key_arn(&rec.region, &rec.account, &rec.key_id);
-        Ok(KeyEntry { rec, version, arn, uuid, materials, current })
+        let policy = match prev {
+            Some(p) if p.rec.policy == rec.policy => p.policy.clone(),
+            _ => Arc::new(
+                coffer_policy::PolicyDocument::parse(&rec.policy, coffer_policy::PolicyKind::Resource)
+                    .map_err(|e| KmsError::Internal(format!("key {} has an unreadable key policy: {e}", rec.key_id)))?,
+            ),
+        };
+        Ok(KeyEntry { rec, version, arn, uuid, policy, materials, current })
     }
 
     pub fn material(&self, id: &[u8; 32]) -> Option<&SymmetricKey> {
@@ -193,6 +221,9 @@ struct Inner {
     by_scope: BTreeMap<Scope, BTreeSet<String>>,
     /// (account, region) → alias name → alias.
     aliases: BTreeMap<Scope, BTreeMap<String, Arc<AliasEntry>>>,
+    /// Grants by key, and grant id → key.
+    grants: HashMap<[u8; 16], Vec<Arc<GrantEntry>>>,
+    grant_keys: HashMap<String, [u8; 16]>,
 }
 
 #[derive(Default)]
@@ -217,6 +248,11 @@ impl Cache {
 
     pub fn remove_key(&self, uuid: &[u8; 16]) {
         let mut g = self.inner.write().expect("cache lock");
+        if let Some(list) = g.grants.remove(uuid) {
+            for gr in list {
+                g.grant_keys.remove(&gr.rec.grant_id);
+            }
+        }
         if let Some(e) = g.keys.remove(uuid)
             && let Some(set) = g.by_scope.get_mut(&(e.rec.account.clone(), e.rec.region.clone()))
         {
@@ -271,5 +307,37 @@ impl Cache {
                 m.values().filter(|a| target.is_none_or(|t| a.rec.target_key_id == t)).cloned().collect()
             })
             .unwrap_or_default()
+    }
+
+    pub fn grants_of(&self, uuid: &[u8; 16]) -> Vec<Arc<GrantEntry>> {
+        self.inner.read().expect("cache lock").grants.get(uuid).cloned().unwrap_or_default()
+    }
+
+    /// The key a grant id belongs to.
+    pub fn grant_key(&self, grant_id: &str) -> Option<[u8; 16]> {
+        self.inner.read().expect("cache lock").grant_keys.get(grant_id).copied()
+    }
+
+    pub fn all_grants(&self) -> Vec<Arc<GrantEntry>> {
+        self.inner.read().expect("cache lock").grants.values().flatten().cloned().collect()
+    }
+
+    pub fn put_grant(&self, uuid: [u8; 16], gr: Arc<GrantEntry>) {
+        let mut g = self.inner.write().expect("cache lock");
+        g.grant_keys.insert(gr.rec.grant_id.clone(), uuid);
+        let list = g.grants.entry(uuid).or_default();
+        match list.iter_mut().find(|x| x.rec.grant_id == gr.rec.grant_id) {
+            Some(x) if x.version < gr.version => *x = gr,
+            Some(_) => {}
+            None => list.push(gr),
+        }
+    }
+
+    pub fn remove_grant(&self, uuid: &[u8; 16], grant_id: &str) {
+        let mut g = self.inner.write().expect("cache lock");
+        g.grant_keys.remove(grant_id);
+        if let Some(list) = g.grants.get_mut(uuid) {
+            list.retain(|x| x.rec.grant_id != grant_id);
+        }
     }
 }

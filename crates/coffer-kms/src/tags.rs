@@ -3,7 +3,7 @@
 use coffer_policy::Caller;
 use coffer_util::{Validation, marker};
 
-use crate::authorize::authorize;
+use crate::authorize::Req;
 use crate::error::validated;
 use crate::keys::{not_pending_deletion, tag_records};
 use crate::model::*;
@@ -20,7 +20,7 @@ impl Kms {
         validated(v)?;
         validate::tag_rules(&tags)?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "TagResource")?;
+        self.authorize(caller, &e, Req::new("TagResource").key("aws:TagKeys", tags.iter().map(|t| t.tag_key.clone().unwrap_or_default()).collect()))?;
         let new = tag_records(&tags);
         self.mutate_key(e, |e| {
             not_pending_deletion(e)?;
@@ -54,7 +54,7 @@ impl Kms {
             return Err(KmsError::Tag("Tags beginning with aws: are reserved".into()));
         }
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "UntagResource")?;
+        self.authorize(caller, &e, Req::new("UntagResource").key("aws:TagKeys", keys.clone()))?;
         self.mutate_key(e, |e| {
             not_pending_deletion(e)?;
             let mut rec = e.rec.clone();
@@ -76,7 +76,7 @@ impl Kms {
         validated(v)?;
         let after = validate::resume_after(req.marker.as_ref())?;
         let e = self.resolve(caller, key_id.expect("validated"), false).await?;
-        authorize(caller, &e, "ListResourceTags")?;
+        self.authorize(caller, &e, Req::new("ListResourceTags"))?;
         let limit = req.limit.unwrap_or(50) as usize;
         let mut tags = e.rec.tags.clone();
         tags.sort_by(|a, b| a.key.cmp(&b.key));

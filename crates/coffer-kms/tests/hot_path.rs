@@ -40,6 +40,23 @@ impl Store for Counting {
     }
 }
 
+/// No IAM: only account roots exist.
+struct NoIdentities;
+impl coffer_policy::Identities for NoIdentities {
+    fn identity_policies(&self, _: &Principal) -> Vec<Arc<coffer_policy::PolicyDocument>> {
+        Vec::new()
+    }
+    fn principal_tags(&self, _: &Principal) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    fn principal_exists(&self, _: &str) -> bool {
+        true
+    }
+    fn session_policy(&self, _: &str) -> Option<Arc<coffer_policy::PolicyDocument>> {
+        None
+    }
+}
+
 fn caller() -> Caller {
     Caller::new(Principal::root("123456789012"), "AKIATEST".into(), "us-east-1".into(), "r".into())
 }
@@ -51,7 +68,7 @@ fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
 #[tokio::test]
 async fn crypto_operations_touch_no_store() {
     let store = Arc::new(Counting { inner: SqliteStore::memory().unwrap(), calls: AtomicUsize::new(0) });
-    let kms = Kms::load(store.clone(), Arc::new(RootKey::generate().0), Arc::new(Clock::new()), KmsConfig::default())
+    let kms = Kms::load(store.clone(), Arc::new(RootKey::generate().0), Arc::new(Clock::new()), KmsConfig::default(), Arc::new(NoIdentities))
         .await
         .unwrap();
     let c = caller();

@@ -100,7 +100,9 @@ async fn serve(cfg: Config) -> Result<(), String> {
         first_start(&iam, &cfg.data_dir, &cfg).await?;
     }
     let kms = Arc::new(
-        Kms::load(store.clone(), root.clone(), clock.clone(), KmsConfig::default()).await.map_err(|e| e.to_string())?,
+        Kms::load(store.clone(), root.clone(), clock.clone(), KmsConfig::default(), iam.clone())
+            .await
+            .map_err(|e| e.to_string())?,
     );
 
     let (tls, cert_path) = match &cfg.tls {

@@ -1,0 +1,381 @@
+//! The closed-loop load generator: N keep-alive HTTP/1.1 connections, one task each, each
+//! sending its next request as soon as the previous response has arrived.
+//!
+//! Connections are spread over `threads` OS threads, each running its own current-thread tokio
+//! runtime (no work stealing, no cross-thread wake-ups: the cheapest way for a client to drive
+//! many connections). A request counts when its response completes inside the measurement
+//! window, which starts after the warm-up; latency is measured from just before the request is
+//! written (signing excluded) to the last byte of the response body.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::StatusCode;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::HeaderValue;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::hist::Histogram;
+use crate::request::{CREATE_KEY, ENCRYPT, Signer, Target, encrypt_body};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// CreateKey once, then Encrypt 32 random bytes under it.
+    Encrypt,
+    /// Encrypt-shaped signed requests against `coffer-bench ceiling` (no key is created).
+    Ceiling,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Encrypt => "encrypt",
+            Scenario::Ceiling => "ceiling",
+        }
+    }
+}
+
+pub struct Config {
+    pub endpoint: String,
+    pub scenario: Scenario,
+    pub connections: usize,
+    pub threads: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub timeout: Duration,
+    pub access_key: String,
+    pub secret_key: String,
+    pub region: String,
+}
+
+/// What one connection (and, merged, the whole run) observed inside the measurement window.
+#[derive(Default)]
+struct Stats {
+    hist: Histogram,
+    ok: u64,
+    /// Responses other than 200.
+    status_errors: u64,
+    /// Connection failures, protocol errors and timeouts.
+    transport_errors: u64,
+    /// The first failure seen at any time, for diagnosis.
+    first_error: Option<String>,
+}
+
+impl Stats {
+    fn merge(&mut self, o: Stats) {
+        self.hist.merge(&o.hist);
+        self.ok += o.ok;
+        self.status_errors += o.status_errors;
+        self.transport_errors += o.transport_errors;
+        if self.first_error.is_none() {
+            self.first_error = o.first_error;
+        }
+    }
+    fn note(&mut self, e: impl FnOnce() -> String) {
+        if self.first_error.is_none() {
+            self.first_error = Some(e());
+        }
+    }
+}
+
+pub struct Report {
+    pub endpoint: String,
+    pub scenario: Scenario,
+    pub connections: usize,
+    pub threads: usize,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub rps: f64,
+    pub mean_us: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    /// CPU the generator itself used during the window, in percent of one core.
+    pub client_cpu_pct: Option<f64>,
+    pub first_error: Option<String>,
+}
+
+impl Report {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.endpoint,
+            "scenario": self.scenario.name(),
+            "connections": self.connections,
+            "threads": self.threads,
+            "duration_s": self.duration_s,
+            "warmup_s": self.warmup_s,
+            "requests": self.requests,
+            "ok": self.ok,
+            "errors": self.errors,
+            "rps": (self.rps * 10.0).round() / 10.0,
+            "mean_us": self.mean_us.round(),
+            "p50_us": self.p50_us,
+            "p90_us": self.p90_us,
+            "p99_us": self.p99_us,
+            "max_us": self.max_us,
+            "client_cpu_pct": self.client_cpu_pct.map(|c| c.round()),
+            "first_error": self.first_error,
+        })
+    }
+
+    pub fn text(&self) -> String {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let mut s = format!(
+            "target      {} (scenario {}, {} connections on {} client thread(s))\n\
+             window      {:.1} s after {:.1} s warm-up\n\
+             requests    {} ({} ok, {} errors)\n\
+             throughput  {:.1} req/s (2xx only)\n\
+             latency     mean {:.3} ms  p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  max {:.3} ms\n",
+            self.endpoint,
+            self.scenario.name(),
+            self.connections,
+            self.threads,
+            self.duration_s,
+            self.warmup_s,
+            self.requests,
+            self.ok,
+            self.errors,
+            self.rps,
+            self.mean_us / 1000.0,
+            ms(self.p50_us),
+            ms(self.p90_us),
+            ms(self.p99_us),
+            ms(self.max_us),
+        );
+        if let Some(c) = self.client_cpu_pct {
+            s.push_str(&format!("client cpu  {c:.0}% of one core\n"));
+        }
+        if let Some(e) = &self.first_error {
+            s.push_str(&format!("first error {e}\n"));
+        }
+        s
+    }
+}
+
+/// Everything the connection tasks share.
+struct Shared {
+    addr: SocketAddr,
+    key_id: String,
+    warm_end: Instant,
+    end: Instant,
+    timeout: Duration,
+}
+
+async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// One request on the connection, (re)connecting first if the server closed it.
+async fn exchange(
+    sender: &mut Option<SendRequest<Full<Bytes>>>,
+    addr: SocketAddr,
+    req: hyper::Request<Full<Bytes>>,
+) -> Result<(StatusCode, Bytes), String> {
+    if let Some(s) = sender.as_mut()
+        && s.ready().await.is_err()
+    {
+        *sender = None;
+    }
+    if sender.is_none() {
+        let mut s = connect(addr).await?;
+        s.ready().await.map_err(|e| format!("connection not ready: {e}"))?;
+        *sender = Some(s);
+    }
+    let s = sender.as_mut().expect("connected above");
+    let resp = s.send_request(req).await.map_err(|e| format!("send: {e}"))?;
+    let status = resp.status();
+    let body = resp.into_body().collect().await.map_err(|e| format!("response body: {e}"))?.to_bytes();
+    Ok((status, body))
+}
+
+fn describe(status: StatusCode, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+    format!("HTTP {status}: {text}")
+}
+
+async fn connection(shared: Arc<Shared>, mut signer: Signer) -> Stats {
+    let mut st = Stats::default();
+    let mut sender = None;
+    loop {
+        let now = Instant::now();
+        if now >= shared.end {
+            break;
+        }
+        let req = signer.request(ENCRYPT, encrypt_body(&shared.key_id));
+        let t0 = Instant::now();
+        let deadline = (t0 + shared.timeout).min(shared.end);
+        let res = tokio::time::timeout_at(deadline.into(), exchange(&mut sender, shared.addr, req)).await;
+        let t1 = Instant::now();
+        let measured = t1 >= shared.warm_end && t1 < shared.end;
+        match res {
+            Ok(Ok((status, body))) => {
+                if status == StatusCode::OK {
+                    if measured {
+                        st.ok += 1;
+                    }
+                } else {
+                    st.note(|| describe(status, &body));
+                    if measured {
+                        st.status_errors += 1;
+                    }
+                }
+                if measured {
+                    st.hist.record((t1 - t0).as_micros() as u64);
+                }
+            }
+            Ok(Err(e)) => {
+                sender = None;
+                st.note(|| e);
+                if measured {
+                    st.transport_errors += 1;
+                }
+                // Do not spin on a refused connection.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(_) if t1 >= shared.end => break, // cut off by the end of the run: not counted
+            Err(_) => {
+                sender = None;
+                st.note(|| format!("no response within {:?}", shared.timeout));
+                if measured {
+                    st.transport_errors += 1;
+                }
+            }
+        }
+    }
+    st
+}
+
+/// CPU time (user + system) this process has used, in seconds; Linux only.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0) // USER_HZ is 100 on every Linux architecture we run on
+}
+
+fn resolve(endpoint: &str) -> Result<(SocketAddr, HeaderValue), String> {
+    let uri: hyper::Uri = endpoint.parse().map_err(|e| format!("--endpoint {endpoint}: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!("--endpoint {endpoint}: only http:// endpoints are supported"));
+    }
+    let authority = uri.authority().ok_or_else(|| format!("--endpoint {endpoint}: no host"))?;
+    let port = authority.port_u16().unwrap_or(80);
+    let addr = (authority.host(), port)
+        .to_socket_addrs()
+        .map_err(|e| format!("resolving {}: {e}", authority.host()))?
+        .next()
+        .ok_or_else(|| format!("{} does not resolve", authority.host()))?;
+    let host = HeaderValue::from_str(authority.as_str()).map_err(|e| format!("--endpoint {endpoint}: {e}"))?;
+    Ok((addr, host))
+}
+
+/// CreateKey over a one-off connection; returns the new key's id.
+fn create_key(addr: SocketAddr, target: &Target) -> Result<String, String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let mut signer = Signer::new(target.clone());
+        let req = signer.request(CREATE_KEY, Bytes::from_static(b"{}"));
+        let mut sender = None;
+        let (status, body) = tokio::time::timeout(Duration::from_secs(30), exchange(&mut sender, addr, req))
+            .await
+            .map_err(|_| "CreateKey: no response within 30 s".to_string())??;
+        if status != StatusCode::OK {
+            return Err(format!("CreateKey failed: {}", describe(status, &body)));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("CreateKey response: {e}"))?;
+        v["KeyMetadata"]["KeyId"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("CreateKey response has no KeyMetadata.KeyId: {}", describe(status, &body)))
+    })
+}
+
+pub fn run(cfg: Config) -> Result<Report, String> {
+    if cfg.connections == 0 || cfg.threads == 0 {
+        return Err("--connections and --threads must be at least 1".into());
+    }
+    let threads = cfg.threads.min(cfg.connections);
+    let (addr, host) = resolve(&cfg.endpoint)?;
+    let target = Target { host, access_key: cfg.access_key.clone(), secret_key: cfg.secret_key.clone(), region: cfg.region.clone() };
+    let key_id = match cfg.scenario {
+        Scenario::Encrypt => create_key(addr, &target)?,
+        // Any well-formed id: the ceiling server does not look at it.
+        Scenario::Ceiling => "6a1c8a4e-2a4b-4f0e-9d8e-0c5b7a3f1e2d".to_string(),
+    };
+    let start = Instant::now();
+    let warm_end = start + cfg.warmup;
+    let end = warm_end + cfg.duration;
+    let shared = Arc::new(Shared { addr, key_id, warm_end, end, timeout: cfg.timeout });
+
+    let mut handles = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let n = cfg.connections / threads + usize::from(t < cfg.connections % threads);
+        let shared = shared.clone();
+        let target = target.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("load-{t}"))
+            .spawn(move || -> Result<Stats, String> {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+                rt.block_on(async move {
+                    let tasks: Vec<_> =
+                        (0..n).map(|_| tokio::spawn(connection(shared.clone(), Signer::new(target.clone())))).collect();
+                    let mut st = Stats::default();
+                    for task in tasks {
+                        st.merge(task.await.map_err(|e| format!("connection task: {e}"))?);
+                    }
+                    Ok(st)
+                })
+            })
+            .map_err(|e| format!("spawning a load thread: {e}"))?;
+        handles.push(h);
+    }
+
+    // Sample this process's CPU time at the window's edges while the load threads run.
+    std::thread::sleep(warm_end.saturating_duration_since(Instant::now()));
+    let cpu0 = process_cpu_secs();
+    std::thread::sleep(end.saturating_duration_since(Instant::now()));
+    let cpu1 = process_cpu_secs();
+
+    let mut st = Stats::default();
+    for h in handles {
+        st.merge(h.join().map_err(|_| "a load thread panicked".to_string())??);
+    }
+    let secs = cfg.duration.as_secs_f64();
+    let errors = st.status_errors + st.transport_errors;
+    Ok(Report {
+        endpoint: cfg.endpoint,
+        scenario: cfg.scenario,
+        connections: cfg.connections,
+        threads,
+        duration_s: secs,
+        warmup_s: cfg.warmup.as_secs_f64(),
+        requests: st.ok + errors,
+        ok: st.ok,
+        errors,
+        rps: st.ok as f64 / secs,
+        mean_us: st.hist.mean(),
+        p50_us: st.hist.quantile(0.50),
+        p90_us: st.hist.quantile(0.90),
+        p99_us: st.hist.quantile(0.99),
+        max_us: st.hist.max(),
+        client_cpu_pct: cpu0.zip(cpu1).map(|(a, b)| (b - a) / secs * 100.0),
+        first_error: st.first_error,
+    })
+}
