@@ -91,11 +91,31 @@ mod tests {
         let body = encrypt_body("alias/x");
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(B64.decode(v["Plaintext"].as_str().unwrap()).unwrap().len(), 32);
-        let req = s.request(ENCRYPT, body);
+        let req = s.request(ENCRYPT, body.clone());
         let auth = req.headers()[AUTHORIZATION].to_str().unwrap();
         assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"), "{auth}");
         assert!(auth.contains("/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="));
         assert_eq!(req.headers()["x-amz-target"], ENCRYPT);
         assert_eq!(req.uri(), "/");
+
+        // The server side accepts it with the right secret and rejects it with another.
+        let sr = sigv4::parse_request(req.headers(), "").unwrap();
+        sigv4::check_time(&sr, Timestamp::wall()).unwrap();
+        let creq = sigv4::canonical_request(&sigv4::CanonicalParts {
+            method: "POST",
+            raw_path: "/",
+            raw_query: "",
+            service: &sr.service,
+            headers: req.headers(),
+            authority: None,
+            signed_headers: &sr.signed_headers,
+            payload_hash: &hex(&sha256(&body)),
+            presigned: false,
+        })
+        .unwrap();
+        let good = sigv4::derive_signing_key(b"secret", &sr.scope_date, &sr.region, &sr.service);
+        assert!(sigv4::signature_matches(&sr, &good, &creq));
+        let bad = sigv4::derive_signing_key(b"other", &sr.scope_date, &sr.region, &sr.service);
+        assert!(!sigv4::signature_matches(&sr, &bad, &creq));
     }
 }

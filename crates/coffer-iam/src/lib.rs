@@ -139,6 +139,9 @@ pub(crate) const AKID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 pub(crate) const ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 pub(crate) const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// How long an expired session is remembered (so that it is reported as expired).
+pub const SESSION_GRACE_MS: i64 = 24 * 3600 * 1000;
+
 pub(crate) fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -180,7 +183,7 @@ impl Iam {
         let now = iam.clock.now().millis();
         for item in scan_all(iam.store.as_ref(), tables::SESSIONS).await? {
             let rec: SessionRecord = decode("session", &item.value)?;
-            if rec.expires_ms <= now {
+            if rec.expires_ms + SESSION_GRACE_MS <= now {
                 continue;
             }
             iam.install_session(&rec, &mut st)?;
@@ -237,14 +240,16 @@ impl Iam {
         (self.dev && is_account_id(account)) || self.read().accounts.contains(account)
     }
 
-    /// Removes expired sessions from the store and memory. Returns how many were removed.
+    /// Removes sessions that expired more than [`SESSION_GRACE_MS`] ago from the store and
+    /// memory (until then their use is answered `ExpiredToken`, not "unknown key"). Returns how
+    /// many were removed.
     pub async fn run_jobs(&self) -> usize {
         let now = self.now_ms();
         let expired: Vec<String> = self
             .read()
             .keys
             .values()
-            .filter(|c| c.session.as_ref().is_some_and(|s| s.expires_ms <= now))
+            .filter(|c| c.session.as_ref().is_some_and(|s| s.expires_ms + SESSION_GRACE_MS <= now))
             .map(|c| c.access_key_id.clone())
             .collect();
         let mut n = 0;

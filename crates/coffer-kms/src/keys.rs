@@ -235,6 +235,7 @@ impl Kms {
             }
         }
         self.authorize_account(caller, auth, "*")?;
+        let given_policy = req.policy.is_some();
         let policy = match req.policy {
             Some(p) => {
                 self.check_policy(&p)?;
@@ -245,8 +246,9 @@ impl Kms {
         let key_id = coffer_crypto::random::uuid_v4();
         let mut rec = new_key_record(self, caller, key_id, req.description.unwrap_or_default(), policy);
         rec.tags = tag_records(&tags);
-        if req.bypass_policy_lockout_safety_check != Some(true) {
-            // The lockout safety check: the creator must be able to change the policy later.
+        if given_policy && req.bypass_policy_lockout_safety_check != Some(true) {
+            // The lockout safety check: the creator of a key with its own policy must be able to
+            // change that policy later. (The default policy always leaves the account in control.)
             let probe = KeyEntry::build(rec.clone(), 0, &self.root, None)?;
             if !self.keeps_control(caller, &probe, &probe.policy) {
                 return Err(crate::policy::lockout());

@@ -23,6 +23,44 @@ pub struct Cli {
 pub enum Command {
     /// Serve every Coffer service on one port until SIGTERM or SIGINT.
     Serve(ServeArgs),
+    /// Administer a running Coffer through its admin API (signed with administrator credentials).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create an account with its own root access key (so that principals such as
+    /// arn:aws:iam::222222222222:root are real). Prints the new credentials in AWS
+    /// credentials-file format, or writes them to --out.
+    CreateAccount(CreateAccountArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateAccountArgs {
+    /// The 12-digit account id to create [default: a random one].
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+
+    /// Coffer's endpoint.
+    #[arg(long, env = "AWS_ENDPOINT_URL", default_value = "http://127.0.0.1:4566", value_name = "URL")]
+    pub endpoint: String,
+
+    /// Credentials file holding the administrator account's root key.
+    #[arg(long, env = "AWS_SHARED_CREDENTIALS_FILE", default_value = "./coffer-data/admin-credentials", value_name = "FILE")]
+    pub credentials: std::path::PathBuf,
+
+    /// Profile in the credentials file.
+    #[arg(long, env = "AWS_PROFILE", default_value = "coffer")]
+    pub profile: String,
+
+    /// PEM CA bundle to trust for an https endpoint (e.g. the --dev --tls certificate).
+    #[arg(long, value_name = "PEM")]
+    pub ca_bundle: Option<std::path::PathBuf>,
+
+    /// Write the new credentials to this file (mode 0600) instead of printing them.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]

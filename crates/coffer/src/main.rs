@@ -1,6 +1,7 @@
 //! The `coffer` binary: command line, configuration, start-up, and the background job loop.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod cli;
 mod config;
 mod datadir;
@@ -32,7 +33,17 @@ fn init_logging(cfg: &Config) {
 
 fn main() {
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        Command::Admin(cli::AdminCommand::CreateAccount(a)) => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+            if let Err(e) = rt.block_on(admin::create_account(a)) {
+                eprintln!("coffer: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
+    };
     let cfg = match Config::resolve(args) {
         Ok(c) => c,
         Err(e) => {
