@@ -80,6 +80,9 @@ fn no_such_policy(arn: &str) -> IamError {
     IamError::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable."))
 }
 
+/// A user's or role's ARN, inline policies (name → text) and attached policy ARNs.
+type HolderView = (String, BTreeMap<String, String>, Vec<String>);
+
 /// Who holds a policy: a user or a role.
 #[derive(Clone, Copy)]
 enum Holder {
@@ -293,7 +296,7 @@ impl Iam {
     }
 
     /// ARN and (inline, attached) policies of a user or role.
-    fn holder_arn(&self, account: &str, h: Holder, name: &str) -> Result<(String, BTreeMap<String, String>, Vec<String>), IamError> {
+    fn holder_arn(&self, account: &str, h: Holder, name: &str) -> Result<HolderView, IamError> {
         match h {
             Holder::User => {
                 let u = self.user(account, name)?;

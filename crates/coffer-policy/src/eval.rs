@@ -4,39 +4,47 @@
 //! root of authority, identity policies, grants, cross-account rules) is the caller's job — see
 //! docs/policy.md.
 
-use std::collections::HashMap;
-
 use crate::context::Principal;
 use crate::document::PolicyDocument;
 
-/// Condition-key values of one request. Keys are case-insensitive (stored lower-cased); every
-/// key may hold several values (multi-valued keys such as `kms:EncryptionContextKeys` or
-/// `aws:TagKeys`). Booleans are `"true"`/`"false"`, numbers and dates their decimal / ISO 8601
-/// text, binary values base64.
+/// Condition-key values of one request. Keys are case-insensitive (ASCII case folding, as
+/// AWS's key names are ASCII); every key may hold several values (multi-valued keys such as
+/// `kms:EncryptionContextKeys` or `aws:TagKeys`). Booleans are `"true"`/`"false"`, numbers and
+/// dates their decimal / ISO 8601 text, binary values base64.
+///
+/// A request has a few dozen keys at most and each evaluation looks up a handful, so a vector
+/// scanned with case-insensitive comparison beats a hash map here: no allocation per lookup.
 #[derive(Clone, Debug, Default)]
 pub struct Context {
-    values: HashMap<String, Vec<String>>,
+    values: Vec<(String, Vec<String>)>,
 }
 
 impl Context {
     pub fn new() -> Context {
         Context::default()
     }
+    fn position(&self, key: &str) -> Option<usize> {
+        self.values.iter().position(|(k, _)| k.eq_ignore_ascii_case(key))
+    }
     /// Sets a single-valued key (replacing any earlier value).
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
-        self.values.insert(key.to_ascii_lowercase(), vec![value.into()]);
-        self
+        self.set_all(key, vec![value.into()])
     }
     /// Sets a multi-valued key (an empty list means "present, with no values").
     pub fn set_all(&mut self, key: &str, values: Vec<String>) -> &mut Self {
-        self.values.insert(key.to_ascii_lowercase(), values);
+        match self.position(key) {
+            Some(i) => self.values[i].1 = values,
+            None => self.values.push((key.to_string(), values)),
+        }
         self
     }
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.values.get(&key.to_ascii_lowercase()).map(Vec::as_slice)
+        self.position(key).map(|i| self.values[i].1.as_slice())
     }
     pub fn remove(&mut self, key: &str) {
-        self.values.remove(&key.to_ascii_lowercase());
+        if let Some(i) = self.position(key) {
+            self.values.swap_remove(i);
+        }
     }
 }
 
