@@ -293,6 +293,7 @@ impl Iam {
             return Err(IamError::LimitExceeded(format!("Cannot exceed quota for PolicySize: {limit}")));
         }
         let doc = PolicyDocument::parse(text, kind).map_err(|e| IamError::MalformedPolicyDocument(e.to_string()))?;
+        coffer_policy::actions::check_actions(&doc).map_err(|e| IamError::MalformedPolicyDocument(e.to_string()))?;
         if kind == PolicyKind::Trust {
             for p in doc.aws_principals() {
                 if !self.principal_exists_inner(p) {

@@ -40,6 +40,7 @@ impl Kms {
             )));
         }
         let doc = PolicyDocument::parse(p, PolicyKind::Resource).map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
+        coffer_policy::actions::check_actions(&doc).map_err(|e| KmsError::MalformedPolicyDocument(e.to_string()))?;
         if let Some(bad) = doc.aws_principals().find(|a| !self.identities.principal_exists(a)) {
             return Err(KmsError::MalformedPolicyDocument(format!(
                 "Policy contains a statement with one or more invalid principals. ({bad} does not exist.)"

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod actions;
 mod conditions;
 pub mod context;
 pub mod document;
