@@ -56,14 +56,7 @@ impl Serialize for Plaintext {
 }
 
 /// Epoch seconds (with millisecond fraction) on the wire.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Date(pub coffer_util::Timestamp);
-impl Serialize for Date {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let ms = self.0.millis();
-        if ms % 1000 == 0 { s.serialize_i64(ms / 1000) } else { s.serialize_f64(self.0.epoch_f64()) }
-    }
-}
+pub use coffer_util::time::EpochSeconds as Date;
 
 pub type EncryptionContextMap = BTreeMap<String, String>;
 

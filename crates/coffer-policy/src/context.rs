@@ -90,6 +90,23 @@ impl Caller {
         &self.principal.account
     }
 
+    /// The same caller as seen by another service it calls in-process on the caller's behalf
+    /// (Parameter Store calling KMS): same principal and transport, `kms:ViaService` set to
+    /// `<service>.<region>.amazonaws.com`. Resources noted by the inner call are not copied back.
+    pub fn via(&self, service: &str) -> Caller {
+        Caller {
+            principal: self.principal.clone(),
+            access_key_id: self.access_key_id.clone(),
+            region: self.region.clone(),
+            source_ip: self.source_ip,
+            secure_transport: self.secure_transport,
+            via_service: Some(format!("{service}.{}.amazonaws.com", self.region)),
+            request_id: self.request_id.clone(),
+            user_agent: self.user_agent.clone(),
+            resources: Mutex::new(Vec::new()),
+        }
+    }
+
     /// Records a resource the request acted on (deduplicated, in order).
     pub fn note_resource(&self, arn: &str) {
         if let Ok(mut r) = self.resources.lock()

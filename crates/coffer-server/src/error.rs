@@ -83,6 +83,13 @@ pub fn auth_query(e: &AuthError) -> WireError {
     }
 }
 
+impl From<coffer_ssm::SsmError> for WireError {
+    fn from(e: coffer_ssm::SsmError) -> Self {
+        let status = if e.is_server_fault() { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
+        WireError { status, code: e.code(), message: e.message() }
+    }
+}
+
 impl From<coffer_iam::IamError> for WireError {
     fn from(e: coffer_iam::IamError) -> Self {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);

@@ -16,15 +16,18 @@ mod kms;
 pub mod protocol;
 mod route;
 pub mod sigv4;
+mod ssm;
 
 use std::sync::Arc;
 
 use coffer_iam::Iam;
 use coffer_kms::Kms;
+use coffer_ssm::Ssm;
 
 pub use http::{ServeOptions, serve};
 pub use iam::{IAM_IMPLEMENTED, STS_IMPLEMENTED};
 pub use kms::{IMPLEMENTED as KMS_IMPLEMENTED, NOT_YET as KMS_NOT_YET};
+pub use ssm::{IMPLEMENTED as SSM_IMPLEMENTED, NOT_YET as SSM_NOT_YET};
 
 /// The account `--dev` uses unless the access key id is itself a 12-digit account.
 pub const DEV_ACCOUNT: &str = "123456789012";
@@ -46,6 +49,7 @@ impl Default for Limits {
 pub struct App {
     pub kms: Arc<Kms>,
     pub iam: Arc<Iam>,
+    pub ssm: Arc<Ssm>,
     /// `--dev`: any credentials are accepted (signatures are parsed, secrets not checked).
     pub dev: bool,
     /// Whether `/_coffer/dev/clock` may move the service clock (dev and tests only).
@@ -56,7 +60,15 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(kms: Arc<Kms>, iam: Arc<Iam>, dev: bool, clock_control: bool, limits: Limits, store_kind: &'static str) -> App {
-        App { kms, iam, dev, clock_control, limits, store_kind, signing_keys: Default::default() }
+    pub fn new(
+        kms: Arc<Kms>,
+        iam: Arc<Iam>,
+        ssm: Arc<Ssm>,
+        dev: bool,
+        clock_control: bool,
+        limits: Limits,
+        store_kind: &'static str,
+    ) -> App {
+        App { kms, iam, ssm, dev, clock_control, limits, store_kind, signing_keys: Default::default() }
     }
 }

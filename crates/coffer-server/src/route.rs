@@ -18,7 +18,7 @@ use crate::error::{WireError, auth_json, auth_query};
 use crate::iam::{IAM_NAMESPACE, QueryError, STS_NAMESPACE};
 use crate::protocol::{json, query};
 use crate::sigv4::{self, AuthError, CanonicalParts, SignedRequest};
-use crate::{App, DEV_ACCOUNT, iam, kms};
+use crate::{App, DEV_ACCOUNT, iam, kms, ssm};
 
 /// Facts about the connection a request arrived on.
 #[derive(Clone, Copy, Debug)]
@@ -187,6 +187,15 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, req: Request<Incoming>) -> Re
                     Some(op) => kms::dispatch(&app.kms, &caller, op, &body).await.map(|b| (Bytes::from(b), JSON_CONTENT_TYPE)),
                     None => Err(WireError::bad_request("UnknownOperationException", format!("Unknown operation {target}"))),
                 }
+            }
+        }
+        ("ssm", _) => {
+            let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+            match target.strip_prefix(ssm::TARGET_PREFIX) {
+                Some(op) if parts.method == Method::POST => {
+                    ssm::dispatch(&app.ssm, &caller, op, &body).await.map(|b| (Bytes::from(b), JSON_CONTENT_TYPE))
+                }
+                _ => Err(WireError::bad_request("UnknownOperationException", format!("Unknown operation {target}"))),
             }
         }
         (service @ ("iam" | "sts"), Protocol::Query(ns)) => {
@@ -376,6 +385,7 @@ async fn internal(app: &App, parts: &Parts, request_id: &str) -> Response<Full<B
             app.kms.clock().advance(advance);
             let report = app.kms.run_jobs().await;
             let sessions = app.iam.run_jobs().await;
+            let parameters = app.ssm.run_jobs().await;
             json(
                 StatusCode::OK,
                 serde_json::json!({
@@ -384,6 +394,8 @@ async fn internal(app: &App, parts: &Parts, request_id: &str) -> Response<Full<B
                     "rotated": report.rotated,
                     "failed": report.failed,
                     "expired_sessions": sessions,
+                    "expired_parameters": parameters.expired,
+                    "parameter_notifications": parameters.notified,
                 }),
             )
         }

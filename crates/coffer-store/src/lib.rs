@@ -54,6 +54,10 @@ pub mod tables {
     pub const KMS_KEYS: Table = Table::new("kms.keys");
     /// KMS aliases: pk = `<account>:<region>`, sk = alias name.
     pub const KMS_ALIASES: Table = Table::new("kms.aliases");
+    /// Parameter Store heads: pk = `<account>:<region>`, sk = canonical parameter name.
+    pub const SSM_PARAMETERS: Table = Table::new("ssm.parameters");
+    /// Parameter versions: pk = `<account>:<region>:<name>`, sk = zero-padded version.
+    pub const SSM_VERSIONS: Table = Table::new("ssm.versions");
     /// KMS grants: pk = key id, sk = grant id.
     pub const KMS_GRANTS: Table = Table::new("kms.grants");
 }

@@ -128,6 +128,18 @@ impl Timestamp {
     }
 }
 
+/// A timestamp as AWS JSON protocols put it on the wire: epoch seconds, with a millisecond
+/// fraction when there is one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochSeconds(pub Timestamp);
+
+impl serde::Serialize for EpochSeconds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ms = self.0.millis();
+        if ms % 1000 == 0 { s.serialize_i64(ms / 1000) } else { s.serialize_f64(self.0.epoch_f64()) }
+    }
+}
+
 /// A broken-down UTC time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Civil {

@@ -14,6 +14,7 @@ use clap::Parser;
 use coffer_crypto::RootKey;
 use coffer_iam::Iam;
 use coffer_kms::{Kms, KmsConfig};
+use coffer_ssm::{Ssm, SsmConfig};
 use coffer_server::{App, Limits, ServeOptions};
 use coffer_store::{SqliteStore, Store};
 use coffer_util::Clock;
@@ -116,6 +117,12 @@ async fn serve(cfg: Config) -> Result<(), String> {
             .map_err(|e| e.to_string())?,
     );
 
+    let ssm = Arc::new(
+        Ssm::load(store.clone(), kms.clone(), iam.clone(), clock.clone(), SsmConfig::default())
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+
     let (tls, cert_path) = match &cfg.tls {
         TlsChoice::None => (None, None),
         TlsChoice::Files { cert, key } => (Some(tls::from_files(cert, key)?), None),
@@ -130,14 +137,18 @@ async fn serve(cfg: Config) -> Result<(), String> {
     let app = Arc::new(App::new(
         kms.clone(),
         iam.clone(),
+        ssm.clone(),
         cfg.dev,
         cfg.clock_control,
         Limits { max_json_body: cfg.max_body_bytes },
         store_kind,
     ));
 
-    // Background jobs: key deletion at the end of waiting periods, automatic rotation.
+    // Background jobs: key deletion at the end of waiting periods, automatic rotation, expired
+    // sessions, parameter policies.
     let jobs_kms = kms.clone();
+    let jobs_iam = iam.clone();
+    let jobs_ssm = ssm.clone();
     let interval = cfg.jobs_interval;
     let jobs = tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
@@ -145,6 +156,8 @@ async fn serve(cfg: Config) -> Result<(), String> {
         loop {
             tick.tick().await;
             jobs_kms.run_jobs().await;
+            jobs_iam.run_jobs().await;
+            jobs_ssm.run_jobs().await;
         }
     });
 

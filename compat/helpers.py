@@ -1,0 +1,235 @@
+"""Shared helpers of the Coffer compatibility suite (the fixtures are in conftest.py).
+
+Coffer runs as a real process: ``coffer serve --data-dir <tmp>`` (durable, real SigV4) or
+``coffer serve --dev`` (in memory, any credentials, account = the access key id when it is 12
+digits, movable clock). Each server's stdout and stderr go to ``server.log`` in its work dir.
+
+The binary is ``$COFFER_BIN``, else ``<repo>/target/debug/coffer``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import botocore.auth
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+REPO = Path(__file__).resolve().parent.parent
+COMPAT = Path(__file__).resolve().parent
+REGION = "us-east-1"
+DEV_ACCOUNT = "123456789012"
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+
+# The seed document's key policy, verbatim (seed_key_policy.json; its account ids are placeholders).
+SEED_POLICY = (COMPAT / "seed_key_policy.json").read_text().rstrip("\n")
+# The account the seed policy names as the key's own (its "Enable IAM User Permissions").
+SEED_ACCOUNT = "111111111111"
+
+# One boto3 attempt per call: a failure shows as itself, not after retries.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=10, read_timeout=30)
+
+
+def coffer_bin() -> Path:
+    return Path(os.environ.get("COFFER_BIN") or REPO / "target" / "debug" / "coffer")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def raw_kms(
+    endpoint: str,
+    target: str,
+    body: bytes = b"{}",
+    credentials: tuple[str, str] | None = ("AKIDCOMPATRAW", "compat-raw-secret"),
+    signed_at: dt.datetime | None = None,
+    send_body: bytes | None = None,
+) -> tuple[int, dict]:
+    """One raw awsJson 1.1 KMS request, SigV4-signed for kms/us-east-1 with `credentials`
+    (None: unsigned) at `signed_at` (default now); `send_body` replaces the body after signing.
+    Returns the HTTP status and the decoded JSON body."""
+    req = AWSRequest(
+        method="POST",
+        url=f"{endpoint}/",
+        data=body,
+        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
+    )
+    if credentials:
+        signer = SigV4Auth(Credentials(*credentials), "kms", REGION)
+        if signed_at is None:
+            signer.add_auth(req)
+        else:
+            real = botocore.auth.get_current_datetime
+            botocore.auth.get_current_datetime = lambda: signed_at
+            try:
+                signer.add_auth(req)
+            finally:
+                botocore.auth.get_current_datetime = real
+    prepared = req.prepare()
+    data = prepared.body if send_body is None else send_body
+    r = urllib.request.Request(prepared.url, data=data, headers=dict(prepared.headers), method="POST")
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw) if raw else {}
+    except ValueError:
+        return status, {"__type": "NotJson", "message": raw[:200].decode(errors="replace")}
+
+
+def wire_error(body: dict) -> tuple[str, str]:
+    """(code, message) of an awsJson error body."""
+    code = str(body.get("__type", "")).rsplit("#", 1)[-1]
+    return code, str(body.get("message") or body.get("Message") or "")
+
+
+def unique(prefix: str = "") -> str:
+    return f"{prefix}{random.getrandbits(48):012x}"
+
+
+def random_account() -> str:
+    """A fresh 12-digit access key id, i.e. a fresh, empty account on the --dev server."""
+    return str(random.randrange(200_000_000_000, 999_999_999_999))
+
+
+@dataclass
+class Coffer:
+    """One running Coffer process."""
+
+    name: str
+    args: list[str]
+    workdir: Path
+    data_dir: Path | None = None
+    endpoint: str = ""
+    log_path: Path = field(init=False)
+    proc: subprocess.Popen | None = None
+    access_key: str = ""
+    secret_key: str = ""
+    account: str = ""
+    credentials_file: Path | None = None
+    dev: bool = False
+
+    def __post_init__(self) -> None:
+        self.log_path = self.workdir / "server.log"
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        binary = coffer_bin()
+        if not binary.is_file():
+            pytest.exit(
+                f"Coffer binary not found at {binary}: build it (cargo build -p coffer) or set COFFER_BIN",
+                returncode=2,
+            )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COFFER_")}
+        last_error = ""
+        for _attempt in range(3):  # a free port can be taken between probe and bind: retry
+            port = free_port()
+            self.endpoint = f"http://127.0.0.1:{port}"
+            log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                [str(binary), "serve", *self.args, "--listen", f"127.0.0.1:{port}"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.workdir,
+            )
+            log.close()
+            ok, last_error = self._wait_ready(port)
+            if ok:
+                return
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        raise RuntimeError(f"{self.name} coffer did not start: {last_error}\n{self.log_text()[-4000:]}")
+
+    def _wait_ready(self, port: int) -> tuple[bool, str]:
+        """Polls for the 'coffer listening on' line, then for /_coffer/health answering 200."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        line = f"coffer listening on http://127.0.0.1:{port}"
+        seen = False
+        while time.monotonic() < deadline:
+            code = self.proc.poll()
+            if code is not None:
+                return False, f"exited with status {code}"
+            if not seen:
+                seen = line in self.log_text()
+            if seen:
+                try:
+                    status, _ = http("GET", f"{self.endpoint}/_coffer/health", timeout=2)
+                    if status == 200:
+                        return True, ""
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        return False, f"not ready within {READY_TIMEOUT} s"
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit status (killed after STOP_TIMEOUT)."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return -9
+        return self.proc.returncode
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def client(self, access_key: str | None = None, secret_key: str | None = None, service: str = "kms"):
+        return boto3.session.Session().client(
+            service,
+            region_name=REGION,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=access_key or self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key,
+            config=CLIENT_CONFIG,
+        )
+
+    def advance_clock(self, seconds: int) -> dict:
+        status, body = http("POST", f"{self.endpoint}/_coffer/dev/clock?advance={int(seconds)}", timeout=30)
+        assert status == 200, body
+        return json.loads(body)
+
+
+def error_code(exc) -> str:
+    """The AWS error code of a botocore ClientError."""
+    return exc.response["Error"]["Code"]
