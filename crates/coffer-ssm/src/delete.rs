@@ -33,10 +33,10 @@ impl Ssm {
 
     /// Deletes by name; `Ok(false)` when there is no such parameter.
     async fn delete_named(&self, caller: &Caller, name: &str, action: &str) -> Result<bool, SsmError> {
-        let name = names::parse_write(name, &caller.region, caller.account()).or_else(|e| match e {
+        let name = names::parse_write(name, &caller.region, caller.account()).map_err(|e| match e {
             // Reserved names cannot exist, so they are simply not found.
-            SsmError::AccessDenied(_) => Err(not_found(name)),
-            e => Err(e),
+            SsmError::AccessDenied(_) => not_found(name),
+            e => e,
         })?;
         self.authorize(caller, action, &Self::arn(caller, &name.key), &[])?;
         let scope = Self::scope(caller);

@@ -206,7 +206,7 @@ mod tests {
         assert!(matches!(parse(r#"[{"Type":"NoChangeNotification","Attributes":{"After":"x","Unit":"Days"}}]"#), Err(SsmError::InvalidPolicyAttribute(_))));
         let two = r#"[{"Type":"Expiration","Attributes":{"Timestamp":"2030-01-01T00:00:00Z"}},{"Type":"Expiration","Attributes":{"Timestamp":"2031-01-01T00:00:00Z"}}]"#;
         assert!(matches!(parse(two), Err(SsmError::IncompatiblePolicy(_))));
-        let many = format!("[{}]", vec![r#"{"Type":"NoChangeNotification","Attributes":{"After":"1","Unit":"Days"}}"#; 11].join(","));
+        let many = format!("[{}]", [r#"{"Type":"NoChangeNotification","Attributes":{"After":"1","Unit":"Days"}}"#; 11].join(","));
         assert!(matches!(parse(&many), Err(SsmError::PoliciesLimitExceeded(_))));
         assert!(parse("{}").is_err());
     }
