@@ -12,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-pub use {aws_sdk_iam, aws_sdk_kms, aws_sdk_sts};
+pub use {aws_sdk_iam, aws_sdk_kms, aws_sdk_ssm, aws_sdk_sts};
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::error::ProvideErrorMetadata;
 
@@ -247,6 +247,18 @@ impl Coffer {
             .credentials_provider(c.provider())
             .build();
         aws_sdk_sts::Client::from_conf(conf)
+    }
+    pub fn ssm_with(&self, c: &Creds) -> aws_sdk_ssm::Client {
+        let conf = aws_sdk_ssm::Config::builder()
+            .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+            .region(aws_sdk_ssm::config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(c.provider())
+            .build();
+        aws_sdk_ssm::Client::from_conf(conf)
+    }
+    pub fn ssm(&self) -> aws_sdk_ssm::Client {
+        self.ssm_with(&self.creds())
     }
     pub fn iam(&self) -> aws_sdk_iam::Client {
         self.iam_with(&self.creds())

@@ -120,6 +120,14 @@ pub struct ServeArgs {
     #[arg(long, env = "COFFER_JOBS_INTERVAL", value_name = "SECONDS")]
     pub jobs_interval: Option<u64>,
 
+    /// Parameter Store: standard-tier parameters allowed per account and region [default: 10000].
+    #[arg(long, env = "COFFER_SSM_MAX_STANDARD", value_name = "N")]
+    pub ssm_max_standard: Option<usize>,
+
+    /// Parameter Store: advanced-tier parameters allowed per account and region [default: 100000].
+    #[arg(long, env = "COFFER_SSM_MAX_ADVANCED", value_name = "N")]
+    pub ssm_max_advanced: Option<usize>,
+
     /// Development mode: in-memory store (nothing is written to disk), any SigV4 credentials are
     /// accepted without checking the secret; the account is 123456789012 unless the access key
     /// id is itself 12 digits. Enables POST /_coffer/dev/clock?advance=<seconds>.

@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     pub max_body_bytes: Option<usize>,
     pub jobs_interval: Option<u64>,
+    pub ssm_max_standard: Option<usize>,
+    pub ssm_max_advanced: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub struct Config {
     pub max_connections: usize,
     pub max_body_bytes: usize,
     pub jobs_interval: Duration,
+    pub ssm_max_standard: usize,
+    pub ssm_max_advanced: usize,
     pub dev: bool,
     pub clock_control: bool,
 }
@@ -121,6 +125,8 @@ impl Config {
             max_connections,
             max_body_bytes,
             jobs_interval: Duration::from_secs(jobs),
+            ssm_max_standard: args.ssm_max_standard.or(file.ssm_max_standard).unwrap_or(10_000),
+            ssm_max_advanced: args.ssm_max_advanced.or(file.ssm_max_advanced).unwrap_or(100_000),
             dev: args.dev,
             clock_control: args.dev || args.unsafe_test_clock,
         })

@@ -118,7 +118,13 @@ async fn serve(cfg: Config) -> Result<(), String> {
     );
 
     let ssm = Arc::new(
-        Ssm::load(store.clone(), kms.clone(), iam.clone(), clock.clone(), SsmConfig::default())
+        Ssm::load(
+            store.clone(),
+            kms.clone(),
+            iam.clone(),
+            clock.clone(),
+            SsmConfig { max_standard: cfg.ssm_max_standard, max_advanced: cfg.ssm_max_advanced, ..SsmConfig::default() },
+        )
             .await
             .map_err(|e| e.to_string())?,
     );
