@@ -12,10 +12,12 @@
 //! - [`random`]: random bytes and identifiers.
 #![forbid(unsafe_code)]
 
+pub mod asym;
 pub mod blob;
 pub mod digest;
 pub mod random;
 pub mod root;
+pub mod wrap;
 pub mod secret;
 
 pub use blob::{BlobHeader, EncryptionContext};

@@ -33,9 +33,11 @@ impl std::fmt::Display for SealError {
 }
 impl std::error::Error for SealError {}
 
-/// The root of trust. Holds only the aws-lc-rs key object, never the raw bytes.
+/// The root of trust. Holds only aws-lc-rs key objects, never the raw bytes.
 pub struct RootKey {
     key: SymmetricKey,
+    /// HMAC key derived from the root key, for keyed fingerprints of secrets.
+    fingerprint: crate::digest::HmacKey,
 }
 
 impl RootKey {
@@ -47,7 +49,24 @@ impl RootKey {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<RootKey, CryptoError> {
-        Ok(RootKey { key: SymmetricKey::from_bytes(bytes)? })
+        let key = SymmetricKey::from_bytes(bytes)?;
+        let mut sub = crate::digest::hmac_sha256(bytes, b"coffer-root-fingerprint-v1");
+        let fingerprint = crate::digest::HmacKey::new(&sub);
+        zeroize::Zeroize::zeroize(&mut sub);
+        Ok(RootKey { key, fingerprint })
+    }
+
+    /// A keyed fingerprint of a secret (HMAC-SHA-256 under a key derived from the root key),
+    /// bound to `purpose`: it tells whether two secrets are equal without storing either, and
+    /// reveals nothing to someone without the root key.
+    pub fn fingerprint(&self, purpose: &str, secret: &[u8]) -> [u8; 32] {
+        let mut data = Vec::with_capacity(purpose.len() + 1 + secret.len());
+        data.extend_from_slice(purpose.as_bytes());
+        data.push(0);
+        data.extend_from_slice(secret);
+        let f = self.fingerprint.sign(&data);
+        zeroize::Zeroize::zeroize(&mut data);
+        f
     }
 
     fn aad(purpose: &str) -> Vec<u8> {

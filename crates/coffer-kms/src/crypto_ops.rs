@@ -21,21 +21,64 @@ use crate::{Kms, KmsError, validate};
 
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
 
-/// The key may be used with `op` and `algorithm` (symmetric keys: SYMMETRIC_DEFAULT only).
-fn check_usage(e: &KeyEntry, op: &str, algorithm: Option<&str>) -> Result<(), KmsError> {
-    if e.rec.key_usage != "ENCRYPT_DECRYPT" {
-        return Err(KmsError::InvalidKeyUsage(format!(
-            "{} key usage is {} which is not valid for {op}.",
-            e.arn, e.rec.key_usage
+/// The key may be used with `op` and `algorithm`: symmetric keys take SYMMETRIC_DEFAULT (the
+/// default), RSA encryption keys one of the RSAES_OAEP algorithms (required).
+pub(crate) fn check_usage(e: &KeyEntry, op: &str, algorithm: Option<&str>) -> Result<(), KmsError> {
+    crate::keys::usage_is(e, "ENCRYPT_DECRYPT", op)?;
+    let a = algorithm.unwrap_or(SYMMETRIC_DEFAULT);
+    let ok = if e.is_symmetric() { a == SYMMETRIC_DEFAULT } else { matches!(a, "RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256") };
+    if ok {
+        Ok(())
+    } else {
+        Err(KmsError::InvalidKeyUsage(format!("Algorithm {a} is incompatible with key spec {}.", e.rec.key_spec)))
+    }
+}
+
+/// Data keys come only from symmetric encryption keys.
+pub(crate) fn symmetric_only(e: &KeyEntry, op: &str) -> Result<(), KmsError> {
+    crate::keys::usage_is(e, "ENCRYPT_DECRYPT", op)?;
+    if e.is_symmetric() {
+        Ok(())
+    } else {
+        Err(KmsError::InvalidKeyUsage(format!("{} key spec is {} which is not valid for {op}.", e.arn, e.rec.key_spec)))
+    }
+}
+
+/// Asymmetric keys take no encryption context.
+fn no_context(e: &KeyEntry, ec: &EncryptionContext) -> Result<(), KmsError> {
+    if !e.is_symmetric() && !ec.0.is_empty() {
+        return Err(KmsError::Validation(format!(
+            "EncryptionContext is not supported with asymmetric KMS key {} (key spec {}).",
+            e.arn, e.rec.key_spec
         )));
     }
-    match algorithm {
-        Some(a) if a != SYMMETRIC_DEFAULT => Err(KmsError::InvalidKeyUsage(format!(
-            "Algorithm {a} is incompatible with key spec {}.",
-            e.rec.key_spec
-        ))),
-        _ => Ok(()),
+    Ok(())
+}
+
+/// Encrypts under `e`: the blob format for symmetric keys, raw RSA-OAEP for RSA keys.
+/// Returns the ciphertext, the algorithm used and (symmetric) the material id.
+fn seal_any(
+    e: &KeyEntry,
+    ec: &EncryptionContext,
+    algorithm: Option<&str>,
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, String, Option<[u8; 32]>), KmsError> {
+    if e.is_symmetric() {
+        let (ct, mid) = seal(e, ec, plaintext)?;
+        return Ok((ct, SYMMETRIC_DEFAULT.into(), Some(mid)));
     }
+    let alg = algorithm.unwrap_or_default();
+    let asym = e.asym().ok_or_else(|| KmsError::Internal(format!("{} has no key material", e.arn)))?;
+    let max = coffer_crypto::asym::oaep_max_plaintext(asym.spec().rsa_bytes(), alg);
+    if plaintext.len() > max {
+        return Err(KmsError::Validation(format!(
+            "Algorithm {alg} and key spec {} cannot encrypt data larger than {max} bytes.",
+            e.rec.key_spec
+        )));
+    }
+    let ct = coffer_crypto::asym::rsa_encrypt(asym.public_key_der(), alg, plaintext)
+        .map_err(|_| KmsError::Internal("RSA encryption failed".into()))?;
+    Ok((ct, alg.to_string(), None))
 }
 
 fn context(ec: Option<EncryptionContextMap>) -> EncryptionContext {
@@ -63,7 +106,9 @@ fn seal(e: &KeyEntry, ec: &EncryptionContext, plaintext: &[u8]) -> Result<(Vec<u
 /// A ciphertext opened by [`Kms::open`].
 struct Opened {
     entry: Arc<KeyEntry>,
-    material_id: [u8; 32],
+    /// Symmetric keys: the material that encrypted it.
+    material_id: Option<[u8; 32]>,
+    algorithm: String,
     plaintext: SecretBytes,
 }
 
@@ -93,16 +138,37 @@ impl Kms {
         dry_run: bool,
         same_key: Option<bool>,
     ) -> Result<Opened, KmsError> {
+        // An asymmetric key is named by the KeyId; its ciphertext is raw RSA-OAEP.
+        let named = match key_id {
+            Some(k) => Some(self.resolve(caller, k, true).await?),
+            None => None,
+        };
+        if let Some(named) = named.as_ref().filter(|n| !n.is_symmetric()) {
+            let mut r = Req::new(action)
+                .grant(action)
+                .key("kms:EncryptionAlgorithm", vec![algorithm.unwrap_or(SYMMETRIC_DEFAULT).to_string()]);
+            if let Some(k) = key_id {
+                r = r.param(k);
+            }
+            self.authorize(caller, named, r)?;
+            usable(named)?;
+            check_usage(named, op, algorithm)?;
+            no_context(named, ec)?;
+            if dry_run {
+                return Err(KmsError::DryRunOperation);
+            }
+            let asym = named.asym().ok_or(KmsError::InvalidCiphertext)?;
+            let alg = algorithm.unwrap_or_default();
+            let plaintext = asym.decrypt(alg, ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
+            return Ok(Opened { entry: named.clone(), material_id: None, algorithm: alg.to_string(), plaintext });
+        }
         let header = blob::parse_header(ciphertext).map_err(|_| KmsError::InvalidCiphertext)?;
         let entry = self.key_by_uuid(&header.key_id).ok_or(KmsError::InvalidCiphertext)?;
         if entry.rec.region != caller.region {
             return Err(KmsError::InvalidCiphertext);
         }
-        if let Some(k) = key_id {
-            let named = self.resolve(caller, k, true).await?;
-            if named.uuid != entry.uuid {
-                return Err(KmsError::IncorrectKey);
-            }
+        if named.as_ref().is_some_and(|n| n.uuid != entry.uuid) {
+            return Err(KmsError::IncorrectKey);
         }
         caller.note_resource(&entry.arn);
         let mut r = Req::new(action).grant(action).ec(ec).key("kms:EncryptionAlgorithm", vec![algorithm.unwrap_or(SYMMETRIC_DEFAULT).to_string()]);
@@ -120,7 +186,7 @@ impl Kms {
         }
         let material = entry.material(&header.material_id).ok_or(KmsError::InvalidCiphertext)?;
         let plaintext = blob::decrypt(material, ciphertext, ec).map_err(|_| KmsError::InvalidCiphertext)?;
-        Ok(Opened { material_id: header.material_id, plaintext, entry: entry.clone() })
+        Ok(Opened { material_id: Some(header.material_id), algorithm: SYMMETRIC_DEFAULT.into(), plaintext, entry: entry.clone() })
     }
 
     pub async fn encrypt(&self, caller: &Caller, req: EncryptRequest) -> Result<EncryptResponse, KmsError> {
@@ -140,16 +206,13 @@ impl Kms {
         self.authorize(caller, &e, Req::new("Encrypt").grant("Encrypt").ec(&ec).param(param).key("kms:EncryptionAlgorithm", vec![alg]))?;
         usable(&e)?;
         check_usage(&e, "Encrypt", req.encryption_algorithm.as_deref())?;
+        no_context(&e, &ec)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRunOperation);
         }
         let plaintext = req.plaintext.expect("validated");
-        let (ct, _) = seal(&e, &ec, plaintext.0.expose())?;
-        Ok(EncryptResponse {
-            ciphertext_blob: Blob(ct),
-            key_id: e.arn.clone(),
-            encryption_algorithm: SYMMETRIC_DEFAULT.into(),
-        })
+        let (ct, algorithm, _) = seal_any(&e, &ec, req.encryption_algorithm.as_deref(), plaintext.0.expose())?;
+        Ok(EncryptResponse { ciphertext_blob: Blob(ct), key_id: e.arn.clone(), encryption_algorithm: algorithm })
     }
 
     pub async fn decrypt(&self, caller: &Caller, req: DecryptRequest) -> Result<DecryptResponse, KmsError> {
@@ -193,8 +256,8 @@ impl Kms {
         Ok(DecryptResponse {
             key_id: o.entry.arn.clone(),
             plaintext: Plaintext(o.plaintext),
-            encryption_algorithm: SYMMETRIC_DEFAULT.into(),
-            key_material_id: hex(&o.material_id),
+            encryption_algorithm: o.algorithm,
+            key_material_id: o.material_id.map(|m| hex(&m)),
         })
     }
 
@@ -244,6 +307,7 @@ impl Kms {
         )?;
         usable(&dest)?;
         check_usage(&dest, "ReEncrypt", req.destination_encryption_algorithm.as_deref())?;
+        no_context(&dest, &dest_ec)?;
         if ignore_ct {
             return Err(KmsError::DryRunOperation);
         }
@@ -261,15 +325,16 @@ impl Kms {
                 Some(same),
             )
             .await?;
-        let (ct, dest_mid) = seal(&dest, &dest_ec, o.plaintext.expose())?;
+        let (ct, dest_alg, dest_mid) =
+            seal_any(&dest, &dest_ec, req.destination_encryption_algorithm.as_deref(), o.plaintext.expose())?;
         Ok(ReEncryptResponse {
             ciphertext_blob: Blob(ct),
             source_key_id: o.entry.arn.clone(),
             key_id: dest.arn.clone(),
-            source_encryption_algorithm: SYMMETRIC_DEFAULT.into(),
-            destination_encryption_algorithm: SYMMETRIC_DEFAULT.into(),
-            source_key_material_id: hex(&o.material_id),
-            destination_key_material_id: hex(&dest_mid),
+            source_encryption_algorithm: o.algorithm,
+            destination_encryption_algorithm: dest_alg,
+            source_key_material_id: o.material_id.map(|m| hex(&m)),
+            destination_key_material_id: dest_mid.map(|m| hex(&m)),
         })
     }
 
@@ -323,7 +388,7 @@ impl Kms {
         }
         self.authorize(caller, &e, r)?;
         usable(&e)?;
-        check_usage(&e, op, None)?;
+        symmetric_only(&e, op)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRunOperation);
         }

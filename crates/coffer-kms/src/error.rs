@@ -18,7 +18,12 @@ pub enum KmsError {
     InvalidCiphertext,
     InvalidGrantToken(String),
     InvalidKeyUsage(String),
+    InvalidMac,
     InvalidMarker,
+    InvalidSignature,
+    IncorrectKeyMaterial(String),
+    InvalidImportToken(String),
+    ExpiredImportToken(String),
     InvalidState(String),
     LimitExceeded(String),
     MalformedPolicyDocument(String),
@@ -45,7 +50,12 @@ impl KmsError {
             KmsError::InvalidCiphertext => "InvalidCiphertextException",
             KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
             KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            KmsError::InvalidMac => "KMSInvalidMacException",
             KmsError::InvalidMarker => "InvalidMarkerException",
+            KmsError::InvalidSignature => "KMSInvalidSignatureException",
+            KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
+            KmsError::InvalidImportToken(_) => "InvalidImportTokenException",
+            KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
             KmsError::InvalidState(_) => "KMSInvalidStateException",
             KmsError::LimitExceeded(_) => "LimitExceededException",
             KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
@@ -64,7 +74,7 @@ impl KmsError {
             KmsError::IncorrectKey => {
                 "The key ID in the request does not identify a CMK that can perform this operation.".into()
             }
-            KmsError::InvalidCiphertext => String::new(),
+            KmsError::InvalidCiphertext | KmsError::InvalidMac | KmsError::InvalidSignature => String::new(),
             KmsError::InvalidMarker => "The marker is not valid.".into(),
             KmsError::Internal(_) => "An internal error occurred. Please retry your request.".into(),
             KmsError::AccessDenied(m)
@@ -75,6 +85,9 @@ impl KmsError {
             | KmsError::InvalidArn(m)
             | KmsError::InvalidGrantToken(m)
             | KmsError::InvalidKeyUsage(m)
+            | KmsError::IncorrectKeyMaterial(m)
+            | KmsError::InvalidImportToken(m)
+            | KmsError::ExpiredImportToken(m)
             | KmsError::InvalidState(m)
             | KmsError::LimitExceeded(m)
             | KmsError::MalformedPolicyDocument(m)

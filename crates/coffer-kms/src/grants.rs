@@ -47,20 +47,31 @@ pub(crate) const GRANT_OPERATIONS: &[&str] = &[
     "DeriveSharedSecret",
 ];
 
-/// Operations a grant may give on a symmetric encryption key.
-const SYMMETRIC_OPERATIONS: &[&str] = &[
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "CreateGrant",
-    "RetireGrant",
-    "DescribeKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-];
+/// Operations a grant may give on a key, by key type.
+fn operations_for(e: &KeyEntry) -> &'static [&'static str] {
+    match (e.rec.key_usage.as_str(), e.is_symmetric()) {
+        ("ENCRYPT_DECRYPT", true) => &[
+            "Decrypt",
+            "Encrypt",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "ReEncryptFrom",
+            "ReEncryptTo",
+            "CreateGrant",
+            "RetireGrant",
+            "DescribeKey",
+            "GenerateDataKeyPair",
+            "GenerateDataKeyPairWithoutPlaintext",
+        ],
+        ("ENCRYPT_DECRYPT", false) => {
+            &["Decrypt", "Encrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey"]
+        }
+        ("SIGN_VERIFY", _) => &["Sign", "Verify", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey"],
+        ("GENERATE_VERIFY_MAC", _) => &["GenerateMac", "VerifyMac", "CreateGrant", "RetireGrant", "DescribeKey"],
+        ("KEY_AGREEMENT", _) => &["DeriveSharedSecret", "GetPublicKey", "CreateGrant", "RetireGrant", "DescribeKey"],
+        _ => &[],
+    }
+}
 
 /// Operations that take no encryption context, so constraints cannot apply to them.
 const NO_CONTEXT: &[&str] = &["DescribeKey", "RetireGrant", "GetPublicKey", "Sign", "Verify", "GenerateMac", "VerifyMac", "DeriveSharedSecret"];
@@ -217,10 +228,14 @@ impl Kms {
                 return Err(KmsError::Validation(format!("Invalid principal: {p}")));
             }
         }
-        if key.rec.key_spec == "SYMMETRIC_DEFAULT"
-            && let Some(bad) = ops.iter().find(|o| !SYMMETRIC_OPERATIONS.contains(&o.as_str()))
-        {
-            return Err(KmsError::Validation(format!("Grant operation {bad} is not valid for key spec SYMMETRIC_DEFAULT.")));
+        if let Some(bad) = ops.iter().find(|o| !operations_for(&key).contains(&o.as_str())) {
+            return Err(KmsError::Validation(format!(
+                "Grant operation {bad} is not valid for a key of spec {} and usage {}.",
+                key.rec.key_spec, key.rec.key_usage
+            )));
+        }
+        if constraints.is_some() && !key.is_symmetric() {
+            return Err(KmsError::Validation("Grant constraints are supported only for symmetric encryption keys.".into()));
         }
         if constraints.is_some()
             && let Some(bad) = ops.iter().find(|o| NO_CONTEXT.contains(&o.as_str()))

@@ -15,6 +15,8 @@ use crate::state::{KeyState, alias_partition};
 pub struct JobReport {
     pub deleted: usize,
     pub rotated: usize,
+    /// Imported key materials that reached their ValidTo.
+    pub expired: usize,
     pub failed: usize,
 }
 
@@ -52,6 +54,18 @@ pub(crate) async fn run(kms: &Kms) -> JobReport {
                 }
             }
             continue;
+        }
+        match kms.expire_if_due(e.clone()).await {
+            Ok(true) => {
+                tracing::info!(key = %e.arn, "imported key material expired; the key is pending import");
+                report.expired += 1;
+                continue;
+            }
+            Ok(false) => {}
+            Err(err) => {
+                tracing::error!(key = %e.arn, error = %err, "expiring imported key material failed");
+                report.failed += 1;
+            }
         }
         match kms.rotate_if_due(e.clone()).await {
             Ok(true) => {

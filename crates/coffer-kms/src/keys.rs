@@ -75,6 +75,15 @@ pub(crate) fn not_pending_deletion(e: &KeyEntry) -> Result<(), KmsError> {
     if e.rec.state == KeyState::PendingDeletion { Err(pending_deletion(e)) } else { Ok(()) }
 }
 
+/// The key's usage must be `usage` for `op` (AWS: InvalidKeyUsageException).
+pub(crate) fn usage_is(e: &KeyEntry, usage: &str, op: &str) -> Result<(), KmsError> {
+    if e.rec.key_usage == usage {
+        Ok(())
+    } else {
+        Err(KmsError::InvalidKeyUsage(format!("{} key usage is {} which is not valid for {op}.", e.arn, e.rec.key_usage)))
+    }
+}
+
 /// Cryptographic use needs an Enabled key.
 pub(crate) fn usable(e: &KeyEntry) -> Result<(), KmsError> {
     match e.rec.state {
@@ -85,9 +94,28 @@ pub(crate) fn usable(e: &KeyEntry) -> Result<(), KmsError> {
     }
 }
 
+/// The algorithm lists DescribeKey and GetPublicKey show for a key (absent when they do not
+/// apply): encryption, signing, key agreement, MAC.
+pub(crate) type AlgorithmLists = (Option<Vec<String>>, Option<Vec<String>>, Option<Vec<String>>, Option<Vec<String>>);
+
+pub(crate) fn algorithms(key_spec: &str, key_usage: &str) -> AlgorithmLists {
+    let list = |v: &[&str]| Some(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let spec = coffer_crypto::asym::Spec::parse(key_spec);
+    match (key_usage, spec) {
+        ("ENCRYPT_DECRYPT", None) => (list(&["SYMMETRIC_DEFAULT"]), None, None, None),
+        ("ENCRYPT_DECRYPT", Some(_)) => (list(&["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]), None, None, None),
+        ("SIGN_VERIFY", Some(s)) => (None, list(s.signing_algorithms()), None, None),
+        ("KEY_AGREEMENT", Some(_)) => (None, None, list(&["ECDH"]), None),
+        ("GENERATE_VERIFY_MAC", Some(s)) => (None, None, None, s.mac_algorithm().map(|m| vec![m.to_string()])),
+        _ => (None, None, None, None),
+    }
+}
+
 pub(crate) fn metadata(e: &KeyEntry) -> KeyMetadata {
     let r = &e.rec;
     let symmetric = r.key_spec == "SYMMETRIC_DEFAULT";
+    let (enc, sign, agree, mac) = algorithms(&r.key_spec, &r.key_usage);
+    let import = r.import.as_ref();
     KeyMetadata {
         aws_account_id: r.account.clone(),
         key_id: r.key_id.clone(),
@@ -102,8 +130,12 @@ pub(crate) fn metadata(e: &KeyEntry) -> KeyMetadata {
         key_manager: r.key_manager.clone(),
         customer_master_key_spec: r.key_spec.clone(),
         key_spec: r.key_spec.clone(),
-        encryption_algorithms: (r.key_usage == "ENCRYPT_DECRYPT" && symmetric)
-            .then(|| vec!["SYMMETRIC_DEFAULT".to_string()]),
+        valid_to: import.and_then(|i| i.valid_to_ms).filter(|_| r.state != KeyState::PendingImport).map(|v| Date(coffer_util::Timestamp(v))),
+        expiration_model: import.and_then(|i| i.expiration_model.clone()).filter(|_| r.state != KeyState::PendingImport),
+        encryption_algorithms: enc,
+        signing_algorithms: sign,
+        key_agreement_algorithms: agree,
+        mac_algorithms: mac,
         multi_region: false,
         pending_deletion_window_in_days: if r.state == KeyState::PendingDeletion { r.pending_window_days } else { None },
         current_key_material_id: (symmetric && r.state != KeyState::PendingImport).then(|| r.current_material.clone()),
@@ -122,9 +154,8 @@ pub(crate) fn tag_records(tags: &[Tag]) -> Vec<TagRecord> {
 /// The fields every new key record shares; the caller fills in what differs.
 pub(crate) fn new_key_record(kms: &Kms, caller: &Caller, key_id: String, description: String, policy: String) -> KeyRecord {
     let now = kms.clock.now().millis();
-    let material = new_material(&kms.root, &key_id, now, None);
     KeyRecord {
-        current_material: material.id.clone(),
+        current_material: String::new(),
         key_id,
         account: caller.account().to_string(),
         region: caller.region.clone(),
@@ -140,8 +171,17 @@ pub(crate) fn new_key_record(kms: &Kms, caller: &Caller, key_id: String, descrip
         policy,
         tags: Vec::new(),
         rotation: RotationRecord { period_days: 365, ..Default::default() },
-        materials: vec![material],
+        materials: Vec::new(),
+        import: None,
     }
+}
+
+/// Gives a new record its first, generated material.
+pub(crate) fn with_generated_material(kms: &Kms, mut rec: KeyRecord) -> Result<KeyRecord, KmsError> {
+    let m = new_material(&kms.root, &rec.key_id, &rec.key_spec, rec.created_ms, None)?;
+    rec.current_material = m.id.clone();
+    rec.materials = vec![m];
+    Ok(rec)
 }
 
 impl Kms {
@@ -198,19 +238,19 @@ impl Kms {
         if !usage_compatible(&spec, &usage) {
             return Err(KmsError::Validation(format!("KeyUsage {usage} is not compatible with KeySpec {spec}")));
         }
-        if spec != "SYMMETRIC_DEFAULT" {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "KeySpec {spec} is not supported by this Coffer release; only SYMMETRIC_DEFAULT keys can be created."
-            )));
+        if spec == "SM2" {
+            return Err(KmsError::UnsupportedOperation(
+                "KeySpec SM2 is available only in China Regions and is not supported by Coffer.".into(),
+            ));
         }
         let origin = req.origin.as_deref().unwrap_or("AWS_KMS");
         if req.custom_key_store_id.is_some() || matches!(origin, "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE") {
             return Err(KmsError::UnsupportedOperation("Custom key stores are not supported by Coffer.".into()));
         }
-        if origin == "EXTERNAL" {
-            return Err(KmsError::UnsupportedOperation(
-                "Origin EXTERNAL (imported key material) is not supported by this Coffer release.".into(),
-            ));
+        if origin == "EXTERNAL" && (spec.starts_with("ML_DSA_") || spec == "ECC_NIST_EDWARDS25519") {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Imported key material is supported for symmetric, HMAC, RSA and ECC (NIST, secp256k1) keys, not {spec}."
+            )));
         }
         if req.multi_region == Some(true) {
             return Err(KmsError::UnsupportedOperation("Multi-Region keys are not supported by Coffer.".into()));
@@ -246,6 +286,15 @@ impl Kms {
         let key_id = coffer_crypto::random::uuid_v4();
         let mut rec = new_key_record(self, caller, key_id, req.description.unwrap_or_default(), policy);
         rec.tags = tag_records(&tags);
+        rec.key_spec = spec.clone();
+        rec.key_usage = usage.clone();
+        rec.origin = origin.to_string();
+        if origin == "EXTERNAL" {
+            rec.state = KeyState::PendingImport;
+            rec.import = Some(Default::default());
+        } else {
+            rec = with_generated_material(self, rec)?;
+        }
         if given_policy && req.bypass_policy_lockout_safety_check != Some(true) {
             // The lockout safety check: the creator of a key with its own policy must be able to
             // change that policy later. (The default policy always leaves the account in control.)

@@ -15,16 +15,19 @@
 
 mod aliases;
 mod authorize;
-mod crypto_ops;
+pub(crate) mod crypto_ops;
 mod error;
 mod grants;
+mod import;
 mod jobs;
 mod keys;
 mod managed;
 pub mod model;
+mod pairs;
 mod policy;
 mod resolve;
 mod rotation;
+mod sign;
 pub mod state;
 mod tags;
 mod validate;

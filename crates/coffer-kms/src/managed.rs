@@ -84,7 +84,7 @@ impl Kms {
         let key_id = coffer_crypto::random::uuid_v4();
         let policy = managed_key_policy(service, via, account, region);
         let description = format!("Default key that protects my {protects} when no other key is defined");
-        let mut rec = new_key_record(self, caller, key_id, description, policy);
+        let mut rec = crate::keys::with_generated_material(self, new_key_record(self, caller, key_id, description, policy))?;
         let now = rec.created_ms;
         rec.key_manager = "AWS".into();
         rec.rotation.enabled = true;

@@ -45,10 +45,11 @@ fn enabled_for_rotation(e: &KeyEntry) -> Result<(), KmsError> {
 }
 
 /// Adds a material of `rotation_type` to `rec` and makes it current.
-pub(crate) fn rotate_record(kms: &Kms, rec: &mut KeyRecord, rotation_type: &str, now_ms: i64) {
-    let m = new_material(&kms.root, &rec.key_id, now_ms, Some(rotation_type));
+pub(crate) fn rotate_record(kms: &Kms, rec: &mut KeyRecord, rotation_type: &str, now_ms: i64) -> Result<(), KmsError> {
+    let m = new_material(&kms.root, &rec.key_id, &rec.key_spec, now_ms, Some(rotation_type))?;
     rec.current_material = m.id.clone();
     rec.materials.push(m);
+    Ok(())
 }
 
 impl Kms {
@@ -139,7 +140,7 @@ impl Kms {
                     )));
                 }
                 let mut rec = e.rec.clone();
-                rotate_record(self, &mut rec, "ON_DEMAND", now);
+                rotate_record(self, &mut rec, "ON_DEMAND", now)?;
                 rec.rotation.on_demand_count += 1;
                 Ok((rec, vec![], ()))
             })
@@ -214,7 +215,7 @@ impl Kms {
                 let due = is_due(e);
                 let mut rec = e.rec.clone();
                 if due {
-                    rotate_record(self, &mut rec, "AUTOMATIC", now);
+                    rotate_record(self, &mut rec, "AUTOMATIC", now)?;
                     rec.rotation.anchor_ms = Some(now);
                     rec.rotation.next_ms = Some(now + rec.rotation.period_days * MILLIS_PER_DAY);
                 }

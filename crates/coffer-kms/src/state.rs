@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use coffer_crypto::digest::{hex, unhex};
+use coffer_crypto::asym::{AsymKey, Spec};
 use coffer_crypto::{RootKey, SecretBytes, SymmetricKey, random};
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +66,28 @@ pub struct MaterialRecord {
     pub sealed: String,
 }
 
+/// A pending GetParametersForImport: the wrapping key and the token that names it.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct PendingImport {
+    /// Random token id (hex); the ImportToken carries it.
+    pub token: String,
+    pub wrapping_spec: String,
+    pub algorithm: String,
+    /// The wrapping key's PKCS#8, sealed under the root key (hex).
+    pub wrapping_sealed: String,
+    pub valid_to_ms: i64,
+}
+
+/// Import state of an EXTERNAL-origin key.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct ImportRecord {
+    pub expiration_model: Option<String>,
+    pub valid_to_ms: Option<i64>,
+    /// Keyed fingerprint (hex) of the material ever imported: a re-import must match it.
+    pub fingerprint: Option<String>,
+    pub pending: Option<PendingImport>,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct KeyRecord {
     pub key_id: String,
@@ -84,7 +107,11 @@ pub struct KeyRecord {
     pub tags: Vec<TagRecord>,
     pub rotation: RotationRecord,
     pub materials: Vec<MaterialRecord>,
+    /// The material new ciphertexts use (empty while an EXTERNAL key awaits its material).
     pub current_material: String,
+    /// For EXTERNAL-origin keys.
+    #[serde(default)]
+    pub import: Option<ImportRecord>,
 }
 
 /// A grant (table `kms.grants`, pk = key id, sk = grant id).
@@ -125,16 +152,36 @@ pub fn alias_partition(account: &str, region: &str) -> String {
     format!("{account}:{region}")
 }
 
-fn material_purpose(key_id: &str, material_id: &str) -> String {
+pub(crate) fn material_purpose(key_id: &str, material_id: &str) -> String {
     format!("kms-material:{key_id}:{material_id}")
 }
 
-/// Generates a new AES-256 key material for `key_id`, returning its sealed record.
-pub fn new_material(root: &RootKey, key_id: &str, now_ms: i64, rotation_type: Option<&str>) -> MaterialRecord {
-    let id = hex(&random::bytes::<32>());
-    let raw = SecretBytes::random(32);
-    let sealed = root.seal(&material_purpose(key_id, &id), raw.expose());
+/// Seals material bytes for `key_id` as material `id`.
+pub fn seal_material(root: &RootKey, key_id: &str, id: String, raw: &[u8], now_ms: i64, rotation_type: Option<&str>) -> MaterialRecord {
+    let sealed = root.seal(&material_purpose(key_id, &id), raw);
     MaterialRecord { id, created_ms: now_ms, rotation_type: rotation_type.map(str::to_owned), sealed: hex(&sealed) }
+}
+
+/// Generates new key material of `key_spec` for `key_id` (AES-256 for symmetric keys, PKCS#8
+/// for asymmetric ones, random bytes for HMAC), returning its sealed record.
+pub fn new_material(
+    root: &RootKey,
+    key_id: &str,
+    key_spec: &str,
+    now_ms: i64,
+    rotation_type: Option<&str>,
+) -> Result<MaterialRecord, KmsError> {
+    let raw = match Spec::parse(key_spec) {
+        None => SecretBytes::random(32),
+        Some(spec) => coffer_crypto::asym::generate(spec).map_err(|_| KmsError::Internal(format!("generating {key_spec} material failed")))?,
+    };
+    Ok(seal_material(root, key_id, hex(&random::bytes::<32>()), raw.expose(), now_ms, rotation_type))
+}
+
+/// Loaded key material.
+pub enum Material {
+    Aes(SymmetricKey),
+    Asym(AsymKey),
 }
 
 /// A key as served from memory. No `Debug`: it holds key objects.
@@ -145,8 +192,8 @@ pub struct KeyEntry {
     pub uuid: [u8; 16],
     /// The key policy, parsed once per change.
     pub policy: Arc<coffer_policy::PolicyDocument>,
-    materials: HashMap<[u8; 32], Arc<SymmetricKey>>,
-    current: [u8; 32],
+    materials: HashMap<[u8; 32], Arc<Material>>,
+    current: Option<[u8; 32]>,
 }
 
 fn material_id_bytes(id: &str) -> Result<[u8; 32], KmsError> {
@@ -171,12 +218,17 @@ impl KeyEntry {
             let raw = root
                 .open(&material_purpose(&rec.key_id, &m.id), &sealed)
                 .map_err(|e| KmsError::Internal(format!("key {} material {}: {e}", rec.key_id, m.id)))?;
-            let key = SymmetricKey::from_bytes(raw.expose())
-                .map_err(|_| KmsError::Internal(format!("key {} material {} has a bad length", rec.key_id, m.id)))?;
-            materials.insert(id, Arc::new(key));
+            let bad = || KmsError::Internal(format!("key {} material {} does not load", rec.key_id, m.id));
+            let loaded = match Spec::parse(&rec.key_spec) {
+                None => Material::Aes(SymmetricKey::from_bytes(raw.expose()).map_err(|_| bad())?),
+                Some(spec) => Material::Asym(
+                    AsymKey::from_material(spec, rec.key_usage == "KEY_AGREEMENT", raw.expose()).map_err(|_| bad())?,
+                ),
+            };
+            materials.insert(id, Arc::new(loaded));
         }
-        let current = material_id_bytes(&rec.current_material)?;
-        if !materials.contains_key(&current) && rec.state != KeyState::PendingImport {
+        let current = if rec.current_material.is_empty() { None } else { Some(material_id_bytes(&rec.current_material)?) };
+        if current.is_none_or(|c| !materials.contains_key(&c)) && rec.state != KeyState::PendingImport {
             return Err(KmsError::Internal(format!("key {} has no current material", rec.key_id)));
         }
         let arn = key_arn(&rec.region, &rec.account, &rec.key_id);
@@ -190,13 +242,33 @@ impl KeyEntry {
         Ok(KeyEntry { rec, version, arn, uuid, policy, materials, current })
     }
 
+    /// A symmetric material by id.
     pub fn material(&self, id: &[u8; 32]) -> Option<&SymmetricKey> {
-        self.materials.get(id).map(|k| k.as_ref())
+        match self.materials.get(id).map(|m| m.as_ref()) {
+            Some(Material::Aes(k)) => Some(k),
+            _ => None,
+        }
     }
 
-    /// The material new ciphertexts use, and its id.
+    /// The symmetric material new ciphertexts use, and its id.
     pub fn current(&self) -> Option<(&[u8; 32], &SymmetricKey)> {
-        self.materials.get(&self.current).map(|k| (&self.current, k.as_ref()))
+        let id = self.current.as_ref()?;
+        match self.materials.get(id).map(|m| m.as_ref()) {
+            Some(Material::Aes(k)) => Some((id, k)),
+            _ => None,
+        }
+    }
+
+    /// The asymmetric (or HMAC) material of an asymmetric key.
+    pub fn asym(&self) -> Option<&AsymKey> {
+        match self.materials.get(self.current.as_ref()?).map(|m| m.as_ref()) {
+            Some(Material::Asym(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    pub fn is_symmetric(&self) -> bool {
+        self.rec.key_spec == "SYMMETRIC_DEFAULT"
     }
 
     pub fn is_aws_managed(&self) -> bool {

@@ -392,6 +392,7 @@ async fn internal(app: &App, parts: &Parts, request_id: &str) -> Response<Full<B
                     "offset_seconds": app.kms.clock().offset_secs(),
                     "deleted": report.deleted,
                     "rotated": report.rotated,
+                    "expired_materials": report.expired,
                     "failed": report.failed,
                     "expired_sessions": sessions,
                     "expired_parameters": parameters.expired,
