@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from helpers import DEV_ACCOUNT, Coffer, coffer_bin, random_account
+from helpers import DEV_ACCOUNT, Coffer, coffer_bin, create_account, random_account
 
 
 def _read_admin_credentials(path: Path) -> tuple[str, str]:
@@ -80,6 +80,14 @@ def kms(durable):
 def dev_kms(dev):
     """boto3 KMS client of a fresh, empty account on the --dev server."""
     return dev.client(access_key=random_account(), secret_key="anything")
+
+
+@pytest.fixture(scope="session")
+def seed_accounts(durable, tmp_path_factory) -> dict[str, tuple[str, str]]:
+    """The seed document's accounts 111111111111 and 222222222222, created on the durable server
+    with `coffer admin create-account` (as its admin): account id -> root (access key, secret)."""
+    out = tmp_path_factory.mktemp("accounts")
+    return {a: create_account(durable, a, out / f"{a}.credentials") for a in ("111111111111", "222222222222")}
 
 
 def pytest_report_header(config):

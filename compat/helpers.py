@@ -9,14 +9,18 @@ The binary is ``$COFFER_BIN``, else ``<repo>/target/debug/coffer``.
 
 from __future__ import annotations
 
+import configparser
 import datetime as dt
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+import urllib.parse
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import boto3
 import botocore.auth
+import botocore.exceptions
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -65,25 +70,21 @@ def http(method: str, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return e.code, e.read()
 
 
-def raw_kms(
+def signed_post(
     endpoint: str,
-    target: str,
-    body: bytes = b"{}",
+    service: str,
+    body: bytes,
+    headers: dict[str, str],
     credentials: tuple[str, str] | None = ("AKIDCOMPATRAW", "compat-raw-secret"),
     signed_at: dt.datetime | None = None,
     send_body: bytes | None = None,
-) -> tuple[int, dict]:
-    """One raw awsJson 1.1 KMS request, SigV4-signed for kms/us-east-1 with `credentials`
+) -> tuple[int, bytes]:
+    """One raw POST to `endpoint`/, SigV4-signed for `service`/us-east-1 with `credentials`
     (None: unsigned) at `signed_at` (default now); `send_body` replaces the body after signing.
-    Returns the HTTP status and the decoded JSON body."""
-    req = AWSRequest(
-        method="POST",
-        url=f"{endpoint}/",
-        data=body,
-        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
-    )
+    Returns the HTTP status and the raw response body."""
+    req = AWSRequest(method="POST", url=f"{endpoint}/", data=body, headers=headers)
     if credentials:
-        signer = SigV4Auth(Credentials(*credentials), "kms", REGION)
+        signer = SigV4Auth(Credentials(*credentials), service, REGION)
         if signed_at is None:
             signer.add_auth(req)
         else:
@@ -98,13 +99,60 @@ def raw_kms(
     r = urllib.request.Request(prepared.url, data=data, headers=dict(prepared.headers), method="POST")
     try:
         with urllib.request.urlopen(r, timeout=30) as resp:
-            status, raw = resp.status, resp.read()
+            return resp.status, resp.read()
     except urllib.error.HTTPError as e:
-        status, raw = e.code, e.read()
+        return e.code, e.read()
+
+
+def raw_json(
+    endpoint: str,
+    target: str,
+    body: bytes = b"{}",
+    credentials: tuple[str, str] | None = ("AKIDCOMPATRAW", "compat-raw-secret"),
+    service: str = "kms",
+    signed_at: dt.datetime | None = None,
+    send_body: bytes | None = None,
+) -> tuple[int, dict]:
+    """One raw awsJson 1.1 request (`target` is the X-Amz-Target), signed for `service`.
+    Returns the HTTP status and the decoded JSON body."""
+    status, raw = signed_post(
+        endpoint, service, body,
+        {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
+        credentials, signed_at, send_body,
+    )
     try:
         return status, json.loads(raw) if raw else {}
     except ValueError:
         return status, {"__type": "NotJson", "message": raw[:200].decode(errors="replace")}
+
+
+def raw_kms(
+    endpoint: str,
+    target: str,
+    body: bytes = b"{}",
+    credentials: tuple[str, str] | None = ("AKIDCOMPATRAW", "compat-raw-secret"),
+    signed_at: dt.datetime | None = None,
+    send_body: bytes | None = None,
+) -> tuple[int, dict]:
+    """One raw awsJson 1.1 KMS request, SigV4-signed for kms/us-east-1 with `credentials`
+    (None: unsigned) at `signed_at` (default now); `send_body` replaces the body after signing.
+    Returns the HTTP status and the decoded JSON body."""
+    return raw_json(endpoint, target, body, credentials, "kms", signed_at, send_body)
+
+
+def raw_query(
+    endpoint: str,
+    service: str,
+    params: dict[str, str],
+    credentials: tuple[str, str] | None = ("AKIDCOMPATRAW", "compat-raw-secret"),
+) -> tuple[int, str]:
+    """One raw awsQuery request (form POST of `params`, e.g. Action and Version), signed for
+    `service` (iam, sts). Returns the HTTP status and the XML body as text."""
+    body = urllib.parse.urlencode(params).encode()
+    status, raw = signed_post(
+        endpoint, service, body, {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, credentials
+    )
+    return status, raw.decode(errors="replace")
 
 
 def wire_error(body: dict) -> tuple[str, str]:
@@ -233,3 +281,115 @@ class Coffer:
 def error_code(exc) -> str:
     """The AWS error code of a botocore ClientError."""
     return exc.response["Error"]["Code"]
+
+
+def raises(code: str, fn, **kwargs) -> botocore.exceptions.ClientError:
+    """Calls `fn(**kwargs)`, which must fail with the AWS error `code`; the error."""
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        fn(**kwargs)
+    assert error_code(ei.value) == code, ei.value.response
+    return ei.value
+
+
+def read_credentials(path: Path, profile: str) -> tuple[str, str]:
+    """(access key id, secret) of `profile` in an AWS credentials file."""
+    cp = configparser.ConfigParser()
+    cp.read(path)
+    return cp[profile]["aws_access_key_id"], cp[profile]["aws_secret_access_key"]
+
+
+def write_credentials(path: Path, profile: str, access_key: str, secret_key: str, token: str | None = None) -> Path:
+    """Writes a one-profile AWS credentials file (mode 0600) and returns its path."""
+    text = f"[{profile}]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n"
+    if token:
+        text += f"aws_session_token = {token}\n"
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def create_account(server: Coffer, account_id: str, out: Path) -> tuple[str, str]:
+    """`coffer admin create-account` on the durable `server` (as its admin); the new account's
+    root (access key id, secret), read back from the credentials file it writes."""
+    p = subprocess.run(
+        [str(coffer_bin()), "admin", "create-account", "--account-id", account_id,
+         "--endpoint", server.endpoint, "--credentials", str(server.credentials_file), "--out", str(out)],
+        env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "COFFER_"))},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert p.returncode == 0, f"coffer admin create-account {account_id} failed ({p.returncode}):\n{p.stderr}"
+    assert out.stat().st_mode & 0o077 == 0
+    return read_credentials(out, f"account-{account_id}")
+
+
+def aws_command() -> list[str]:
+    """The `aws` CLI installed for this interpreter (run.sh installs it), not through a version
+    manager's shim (which costs ~0.2 s a command); else the one on PATH."""
+    beside = Path(sys.executable).parent / "aws"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    exe = shutil.which("aws")
+    return [exe] if exe else [sys.executable, "-m", "awscli"]
+
+
+class AwsCli:
+    """Runs the `aws` CLI (v1) as a subprocess with a clean environment, configured only the way a
+    user would: a shared credentials file and profile, AWS_ENDPOINT_URL and AWS_DEFAULT_REGION.
+    `env` adds variables (e.g. session credentials) to every command."""
+
+    def __init__(self, endpoint: str, credentials_file: Path, workdir: Path, profile: str | None = "coffer",
+                 env: dict[str, str] | None = None):
+        self.workdir = workdir
+        self.command = aws_command()
+        base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        base.update(
+            AWS_SHARED_CREDENTIALS_FILE=str(credentials_file),
+            AWS_CONFIG_FILE=str(workdir / "no-config"),
+            AWS_PROFILE=profile,
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_EC2_METADATA_DISABLED="true",
+            AWS_MAX_ATTEMPTS="1",
+        )
+        if profile is None:
+            del base["AWS_PROFILE"]
+        base.update(env or {})
+        self.env = base
+
+    def with_env(self, **env: str) -> "AwsCli":
+        """The same CLI with `env` added (AWS_PROFILE dropped when credentials are given)."""
+        other = AwsCli.__new__(AwsCli)
+        other.workdir, other.command = self.workdir, self.command
+        other.env = {**self.env, **env}
+        if "AWS_ACCESS_KEY_ID" in env:
+            other.env.pop("AWS_PROFILE", None)
+        return other
+
+    def run(self, *args: str, service: str = "kms", output: str | None = "json") -> subprocess.CompletedProcess:
+        """`aws <service> <args> --output <output>` (no --output option when `output` is None)."""
+        return subprocess.run(
+            [*self.command, service, *args, *(["--output", output] if output else [])],
+            env=self.env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def __call__(self, *args: str, service: str = "kms") -> dict:
+        """Runs a command that must succeed; its JSON output (or {} when it prints nothing)."""
+        p = self.run(*args, service=service)
+        assert p.returncode == 0, f"aws {service} {' '.join(args)} failed ({p.returncode}):\n{p.stderr}"
+        return json.loads(p.stdout) if p.stdout.strip() else {}
+
+    def fails(self, *args: str, code: str, service: str = "kms") -> str:
+        """Runs a command that must fail with the AWS error `code`; its stderr."""
+        p = self.run(*args, service=service)
+        assert p.returncode != 0, f"aws {service} {' '.join(args)} succeeded, expected {code}:\n{p.stdout}"
+        assert f"({code})" in p.stderr, f"expected {code}, got:\n{p.stderr}"
+        return p.stderr
+
+    def file(self, name: str, data: bytes | str) -> str:
+        path = self.workdir / name
+        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+        return str(path)

@@ -6,62 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from helpers import REGION, SEED_ACCOUNT, SEED_POLICY, unique
-
-
-class AwsCli:
-    """Runs `aws kms ...` as a subprocess with a clean environment."""
-
-    def __init__(self, endpoint: str, credentials_file: Path, workdir: Path):
-        self.workdir = workdir
-        exe = shutil.which("aws")
-        self.command = [exe] if exe else [sys.executable, "-m", "awscli"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(
-            AWS_SHARED_CREDENTIALS_FILE=str(credentials_file),
-            AWS_CONFIG_FILE=str(workdir / "no-config"),
-            AWS_PROFILE="coffer",
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_DEFAULT_REGION=REGION,
-            AWS_EC2_METADATA_DISABLED="true",
-            AWS_MAX_ATTEMPTS="1",
-        )
-        self.env = env
-
-    def run(self, *args: str, service: str = "kms") -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [*self.command, service, *args, "--output", "json"],
-            env=self.env,
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    def __call__(self, *args: str, service: str = "kms") -> dict:
-        """Runs a command that must succeed; its JSON output (or {} when it prints nothing)."""
-        p = self.run(*args, service=service)
-        assert p.returncode == 0, f"aws {service} {' '.join(args)} failed ({p.returncode}):\n{p.stderr}"
-        return json.loads(p.stdout) if p.stdout.strip() else {}
-
-    def fails(self, *args: str, code: str) -> str:
-        """Runs a command that must fail with the AWS error `code`; its stderr."""
-        p = self.run(*args)
-        assert p.returncode != 0, f"aws kms {' '.join(args)} succeeded, expected {code}:\n{p.stdout}"
-        assert f"({code})" in p.stderr, f"expected {code}, got:\n{p.stderr}"
-        return p.stderr
-
-    def file(self, name: str, data: bytes | str) -> str:
-        path = self.workdir / name
-        path.write_bytes(data if isinstance(data, bytes) else data.encode())
-        return str(path)
+from helpers import REGION, SEED_ACCOUNT, SEED_POLICY, AwsCli, unique
 
 
 @pytest.fixture(scope="module")

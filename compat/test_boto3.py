@@ -12,16 +12,9 @@ import botocore.exceptions
 import pytest
 from botocore.config import Config
 
-from helpers import CLIENT_CONFIG, REGION, SEED_POLICY, error_code, raw_kms, unique, wire_error
+from helpers import CLIENT_CONFIG, REGION, SEED_POLICY, error_code, raises, raw_kms, unique, wire_error
 
 DAY = 86_400
-
-
-def raises(code: str, fn, **kwargs) -> botocore.exceptions.ClientError:
-    with pytest.raises(botocore.exceptions.ClientError) as ei:
-        fn(**kwargs)
-    assert error_code(ei.value) == code, ei.value.response
-    return ei.value
 
 
 @pytest.fixture(scope="module")

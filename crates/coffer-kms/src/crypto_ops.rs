@@ -55,17 +55,14 @@ fn no_context(e: &KeyEntry, ec: &EncryptionContext) -> Result<(), KmsError> {
     Ok(())
 }
 
+/// A ciphertext made by [`seal_any`]: bytes, algorithm, and (symmetric keys) the material id.
+struct Sealed(Vec<u8>, String, Option<[u8; 32]>);
+
 /// Encrypts under `e`: the blob format for symmetric keys, raw RSA-OAEP for RSA keys.
-/// Returns the ciphertext, the algorithm used and (symmetric) the material id.
-fn seal_any(
-    e: &KeyEntry,
-    ec: &EncryptionContext,
-    algorithm: Option<&str>,
-    plaintext: &[u8],
-) -> Result<(Vec<u8>, String, Option<[u8; 32]>), KmsError> {
+fn seal_any(e: &KeyEntry, ec: &EncryptionContext, algorithm: Option<&str>, plaintext: &[u8]) -> Result<Sealed, KmsError> {
     if e.is_symmetric() {
         let (ct, mid) = seal(e, ec, plaintext)?;
-        return Ok((ct, SYMMETRIC_DEFAULT.into(), Some(mid)));
+        return Ok(Sealed(ct, SYMMETRIC_DEFAULT.into(), Some(mid)));
     }
     let alg = algorithm.unwrap_or_default();
     let asym = e.asym().ok_or_else(|| KmsError::Internal(format!("{} has no key material", e.arn)))?;
@@ -78,7 +75,7 @@ fn seal_any(
     }
     let ct = coffer_crypto::asym::rsa_encrypt(asym.public_key_der(), alg, plaintext)
         .map_err(|_| KmsError::Internal("RSA encryption failed".into()))?;
-    Ok((ct, alg.to_string(), None))
+    Ok(Sealed(ct, alg.to_string(), None))
 }
 
 fn context(ec: Option<EncryptionContextMap>) -> EncryptionContext {
@@ -211,7 +208,7 @@ impl Kms {
             return Err(KmsError::DryRunOperation);
         }
         let plaintext = req.plaintext.expect("validated");
-        let (ct, algorithm, _) = seal_any(&e, &ec, req.encryption_algorithm.as_deref(), plaintext.0.expose())?;
+        let Sealed(ct, algorithm, _) = seal_any(&e, &ec, req.encryption_algorithm.as_deref(), plaintext.0.expose())?;
         Ok(EncryptResponse { ciphertext_blob: Blob(ct), key_id: e.arn.clone(), encryption_algorithm: algorithm })
     }
 
@@ -325,7 +322,7 @@ impl Kms {
                 Some(same),
             )
             .await?;
-        let (ct, dest_alg, dest_mid) =
+        let Sealed(ct, dest_alg, dest_mid) =
             seal_any(&dest, &dest_ec, req.destination_encryption_algorithm.as_deref(), o.plaintext.expose())?;
         Ok(ReEncryptResponse {
             ciphertext_blob: Blob(ct),
