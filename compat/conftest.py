@@ -3,22 +3,14 @@
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 import sys
-from pathlib import Path
 
 import boto3
 import pytest
 
-from helpers import DEV_ACCOUNT, Coffer, coffer_bin, create_account, random_account
-
-
-def _read_admin_credentials(path: Path) -> tuple[str, str]:
-    cp = configparser.ConfigParser()
-    cp.read(path)
-    return cp["coffer"]["aws_access_key_id"], cp["coffer"]["aws_secret_access_key"]
+from helpers import DEV_ACCOUNT, Coffer, coffer_bin, create_account, random_account, read_credentials
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,7 +38,7 @@ def durable(tmp_path_factory, _clean_aws_environment) -> Coffer:
     server.start()
     try:
         server.credentials_file = data / "admin-credentials"
-        server.access_key, server.secret_key = _read_admin_credentials(server.credentials_file)
+        server.access_key, server.secret_key = read_credentials(server.credentials_file, "coffer")
         m = re.search(r"initialised .* for account (\d{12})", server.log_text())
         assert m, "coffer did not print the account it initialised"
         server.account = m.group(1)

@@ -20,9 +20,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 import urllib.error
+import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +171,27 @@ def random_account() -> str:
     return str(random.randrange(200_000_000_000, 999_999_999_999))
 
 
+_BOTO3_SESSION: boto3.session.Session | None = None
+
+
+def client_for(endpoint: str, service: str, access_key: str, secret_key: str, session_token: str | None = None,
+               config: Config = CLIENT_CONFIG):
+    """A boto3 client of `service` at `endpoint` with exactly these credentials. Clients share one
+    boto3 session (so botocore loads each service model once); every setting is explicit."""
+    global _BOTO3_SESSION
+    if _BOTO3_SESSION is None:
+        _BOTO3_SESSION = boto3.session.Session()
+    return _BOTO3_SESSION.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
+        config=config,
+    )
+
+
 @dataclass
 class Coffer:
     """One running Coffer process."""
@@ -262,15 +284,10 @@ class Coffer:
         except FileNotFoundError:
             return ""
 
-    def client(self, access_key: str | None = None, secret_key: str | None = None, service: str = "kms"):
-        return boto3.session.Session().client(
-            service,
-            region_name=REGION,
-            endpoint_url=self.endpoint,
-            aws_access_key_id=access_key or self.access_key,
-            aws_secret_access_key=secret_key or self.secret_key,
-            config=CLIENT_CONFIG,
-        )
+    def client(self, access_key: str | None = None, secret_key: str | None = None, service: str = "kms",
+               session_token: str | None = None):
+        return client_for(self.endpoint, service, access_key or self.access_key, secret_key or self.secret_key,
+                          session_token)
 
     def advance_clock(self, seconds: int) -> dict:
         status, body = http("POST", f"{self.endpoint}/_coffer/dev/clock?advance={int(seconds)}", timeout=30)
@@ -388,6 +405,16 @@ class AwsCli:
         assert p.returncode != 0, f"aws {service} {' '.join(args)} succeeded, expected {code}:\n{p.stdout}"
         assert f"({code})" in p.stderr, f"expected {code}, got:\n{p.stderr}"
         return p.stderr
+
+    def fails_all(self, *expected: tuple[str, tuple[str, ...], str]) -> list[str]:
+        """Runs independent commands concurrently, each given as (service, args, error code), each
+        of which must fail with its AWS error code; their stderrs."""
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+            done = list(pool.map(lambda e: self.run(*e[1], service=e[0]), expected))
+        for (service, args, code), p in zip(expected, done):
+            assert p.returncode != 0, f"aws {service} {' '.join(args)} succeeded, expected {code}:\n{p.stdout}"
+            assert f"({code})" in p.stderr, f"aws {service} {' '.join(args)}: expected {code}, got:\n{p.stderr}"
+        return [p.stderr for p in done]
 
     def file(self, name: str, data: bytes | str) -> str:
         path = self.workdir / name

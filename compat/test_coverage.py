@@ -1,9 +1,18 @@
-"""Which operations of botocore's KMS model Coffer serves.
+"""Which operations of botocore's KMS, Systems Manager (Parameter Store), IAM and STS models
+Coffer serves.
 
-Every operation of the model is sent to the --dev Coffer as a raw SigV4-signed awsJson request
-with body `{}` (raw, so that boto3's client-side validation cannot stop a request). An operation is
-implemented unless Coffer answers UnsupportedOperationException "... not implemented by this Coffer
-release" or UnknownOperationException. The result is written to docs/coverage.md and printed.
+Every operation of each model is sent to the --dev Coffer as a raw SigV4-signed request (raw, so
+that boto3's client-side validation cannot stop a request):
+
+- KMS and SSM (awsJson 1.1): `X-Amz-Target: <targetPrefix>.<Op>` with body `{}`. Not implemented =
+  UnsupportedOperationException "... not implemented by this Coffer release", or
+  UnknownOperationException.
+- IAM and STS (awsQuery): a form POST of `Action=<Op>&Version=<apiVersion>`, signed for service
+  iam / sts. Not implemented = InvalidAction "Could not find operation <Op> ...".
+
+KMS runs as the root of the dev account; SSM, IAM and STS as the root of a fresh dev account (the
+empty requests of served operations such as CreateAccessKey take effect there). The result is
+written to docs/coverage.md and printed.
 """
 
 from __future__ import annotations
@@ -11,34 +20,52 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from dataclasses import dataclass
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import botocore
 import pytest
 
-from helpers import REPO, raw_kms, wire_error
+from helpers import REPO, random_account, raw_json, raw_query, wire_error
 
 COVERAGE_MD = REPO / "docs" / "coverage.md"
 NOT_IMPLEMENTED_TEXT = "not implemented by this Coffer release"
+QUERY_NOT_FOUND_TEXT = "Could not find operation"
 
-# What this Coffer release serves (symmetric keys).
-IMPLEMENTED = {
+# What this Coffer release serves, per service.
+KMS_IMPLEMENTED = {
     "CreateKey", "DescribeKey", "ListKeys", "UpdateKeyDescription", "EnableKey", "DisableKey",
     "ScheduleKeyDeletion", "CancelKeyDeletion", "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey",
     "GenerateDataKeyWithoutPlaintext", "GenerateRandom", "CreateAlias", "UpdateAlias", "DeleteAlias",
     "ListAliases", "TagResource", "UntagResource", "ListResourceTags", "EnableKeyRotation",
     "DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand", "ListKeyRotations",
     "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies",
+    "CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
 }
+SSM_IMPLEMENTED = {
+    "PutParameter", "GetParameter", "GetParameters", "GetParametersByPath", "DescribeParameters",
+    "GetParameterHistory", "DeleteParameter", "DeleteParameters", "LabelParameterVersion",
+    "UnlabelParameterVersion", "AddTagsToResource", "ListTagsForResource", "RemoveTagsFromResource",
+}
+IAM_IMPLEMENTED = {
+    "CreateUser", "GetUser", "ListUsers", "DeleteUser", "TagUser", "UntagUser",
+    "CreateAccessKey", "ListAccessKeys", "UpdateAccessKey", "DeleteAccessKey",
+    "CreateRole", "GetRole", "ListRoles", "DeleteRole", "UpdateAssumeRolePolicy",
+    "PutUserPolicy", "GetUserPolicy", "ListUserPolicies", "DeleteUserPolicy",
+    "PutRolePolicy", "GetRolePolicy", "ListRolePolicies", "DeleteRolePolicy",
+    "CreatePolicy", "GetPolicy", "GetPolicyVersion", "DeletePolicy", "ListPolicies",
+    "AttachUserPolicy", "DetachUserPolicy", "AttachRolePolicy", "DetachRolePolicy",
+    "ListAttachedUserPolicies", "ListAttachedRolePolicies",
+}
+STS_IMPLEMENTED = {"GetCallerIdentity", "AssumeRole"}
 
 
-def kms_model() -> tuple[dict, Path]:
-    base = Path(os.path.dirname(botocore.__file__)) / "data" / "kms" / "2014-11-01"
-    plain, gz = base / "service-2.json", base / "service-2.json.gz"
-    if plain.exists():
-        return json.loads(plain.read_text()), plain
-    return json.loads(gzip.decompress(gz.read_bytes())), gz
+def is_parameter_store_op(op: str) -> bool:
+    """Parameter Store's operations in the Systems Manager model: those on parameters, and the
+    tag operations (which Parameter Store shares with other SSM resources)."""
+    return "Parameter" in op or op in {"AddTagsToResource", "ListTagsForResource", "RemoveTagsFromResource"}
 
 
 @dataclass
@@ -47,9 +74,12 @@ class Outcome:
     status: int
     code: str  # "" on success
     message: str
+    protocol: str  # "json" or "query"
 
     @property
     def implemented(self) -> bool:
+        if self.protocol == "query":
+            return not (self.code == "InvalidAction" and QUERY_NOT_FOUND_TEXT in self.message)
         if self.code == "UnknownOperationException":
             return False
         return not (self.code == "UnsupportedOperationException" and NOT_IMPLEMENTED_TEXT in self.message)
@@ -63,97 +93,257 @@ class Outcome:
         return "not implemented"
 
 
-def send(endpoint: str, target: str) -> tuple[int, dict]:
-    return raw_kms(endpoint, target, b"{}", credentials=("AKIDCOVERAGE", "coverage-secret"))
+@dataclass
+class Service:
+    key: str  # botocore's service name
+    title: str
+    implemented: set[str]
+    credentials: tuple[str, str]
+    model: dict = field(default_factory=dict)
+    model_path: Path | None = None
+
+    @property
+    def protocol(self) -> str:
+        return self.model["metadata"]["protocol"]
+
+    @property
+    def api_version(self) -> str:
+        return self.model["metadata"]["apiVersion"]
+
+    @property
+    def validation_code(self) -> str:
+        """AWS's error code for a missing required member."""
+        return "ValidationError" if self.protocol == "query" else "ValidationException"
+
+    def send(self, endpoint: str, op: str) -> Outcome:
+        if self.protocol == "query":
+            status, xml = raw_query(endpoint, self.key, {"Action": op, "Version": self.api_version}, self.credentials)
+            if status == 200:
+                return Outcome(op, status, "", "", "query")
+            return Outcome(op, status, *query_error(xml), "query")
+        target = f"{self.model['metadata']['targetPrefix']}.{op}"
+        status, body = raw_json(endpoint, target, b"{}", self.credentials, service=self.key)
+        if status == 200:
+            return Outcome(op, status, "", "", "json")
+        return Outcome(op, status, *wire_error(body), "json")
 
 
-def outcome(op: str, status: int, body: dict) -> Outcome:
-    if status == 200:
-        return Outcome(op, status, "", "")
-    return Outcome(op, status, *wire_error(body))
+def query_error(xml: str) -> tuple[str, str]:
+    """(code, message) of an awsQuery ErrorResponse."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return "NotXml", xml[:200]
+    found = {el.tag.rsplit("}", 1)[-1]: (el.text or "") for el in root.iter()}
+    return found.get("Code", ""), found.get("Message", "")
+
+
+def load_model(name: str) -> tuple[dict, Path]:
+    data = Path(os.path.dirname(botocore.__file__)) / "data" / name
+    base = max(p for p in data.iterdir() if p.is_dir())  # the newest API version
+    plain, gz = base / "service-2.json", base / "service-2.json.gz"
+    if plain.exists():
+        return json.loads(plain.read_text()), plain
+    return json.loads(gzip.decompress(gz.read_bytes())), gz
+
+
+def kms_model() -> tuple[dict, Path]:
+    return load_model("kms")
 
 
 @pytest.fixture(scope="module")
-def model():
-    return kms_model()
+def services(dev) -> dict[str, Service]:
+    fresh = (random_account(), "coverage-secret")
+    out = {
+        "kms": Service("kms", "KMS", KMS_IMPLEMENTED, ("AKIDCOVERAGE", "coverage-secret")),
+        "ssm": Service("ssm", "Systems Manager", SSM_IMPLEMENTED, fresh),
+        "iam": Service("iam", "IAM", IAM_IMPLEMENTED, fresh),
+        "sts": Service("sts", "STS", STS_IMPLEMENTED, fresh),
+    }
+    for s in out.values():
+        s.model, s.model_path = load_model(s.key)
+    return out
 
 
 @pytest.fixture(scope="module")
-def outcomes(dev, model) -> dict[str, Outcome]:
-    m, _ = model
-    prefix = m["metadata"]["targetPrefix"]
-    return {op: outcome(op, *send(dev.endpoint, f"{prefix}.{op}")) for op in sorted(m["operations"])}
+def outcomes(dev, services) -> dict[str, dict[str, Outcome]]:
+    return {
+        key: {op: s.send(dev.endpoint, op) for op in sorted(s.model["operations"])}
+        for key, s in services.items()
+    }
 
 
-def render(outcomes: dict[str, Outcome], model_path: Path, api_version: str) -> str:
-    done = [o for o in outcomes.values() if o.implemented]
+SERVICE_KEYS = ["kms", "ssm", "iam", "sts"]
+
+
+# ---- docs/coverage.md -------------------------------------------------------------------------
+
+
+def _model_ref(s: Service) -> str:
+    return f"`botocore/data/{s.key}/{s.api_version}/{s.model_path.name}`"
+
+
+def _table(rows: list[Outcome]) -> list[str]:
+    return ["| Operation | Status |", "|---|---|"] + [f"| {o.op} | {o.label} |" for o in rows]
+
+
+def render(services: dict[str, Service], outcomes: dict[str, dict[str, Outcome]]) -> str:
+    v = botocore.__version__
     lines = [
-        "# KMS operation coverage",
+        "# Operation coverage",
         "",
         "Generated by `compat/test_coverage.py` (do not edit by hand): every operation of botocore "
-        f"{botocore.__version__}'s KMS model (API version {api_version}, "
-        f"`botocore/data/kms/{api_version}/{model_path.name}`) was sent to `coffer serve --dev` as a "
-        "SigV4-signed request with body `{}`. An operation is *implemented* unless Coffer answers "
-        f"`UnsupportedOperationException` (\"... {NOT_IMPLEMENTED_TEXT}\") or "
-        "`UnknownOperationException`.",
+        f"{v}'s KMS, Systems Manager, IAM and STS models was sent to `coffer serve --dev` as a "
+        "SigV4-signed request with no parameters — awsJson (KMS, Systems Manager) with body `{}`, "
+        "awsQuery (IAM, STS) as `Action=<Op>&Version=<apiVersion>`. An operation is *implemented* "
+        f"unless Coffer answers `UnsupportedOperationException` (\"... {NOT_IMPLEMENTED_TEXT}\") "
+        "or `UnknownOperationException` (awsJson), or `InvalidAction` "
+        f"(\"{QUERY_NOT_FOUND_TEXT} ...\", awsQuery).",
         "",
-        f"**{len(done)} of {len(outcomes)} operations implemented**, "
-        f"{len(outcomes) - len(done)} not implemented (botocore {botocore.__version__}).",
-        "",
-        "| Operation | Status |",
-        "|---|---|",
+        "| Service | Model | Implemented | Not implemented |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| {o.op} | {o.label} |" for o in outcomes.values()]
+    for key in SERVICE_KEYS:
+        s, o = services[key], outcomes[key]
+        done = sum(x.implemented for x in o.values())
+        lines.append(f"| {s.title} | `{s.key}` {s.api_version} | {done} of {len(o)} | {len(o) - done} |")
+
+    # KMS: every operation.
+    s, o = services["kms"], outcomes["kms"]
+    done = [x for x in o.values() if x.implemented]
+    lines += [
+        "", "## KMS", "",
+        f"botocore {v}'s KMS model (API version {s.api_version}, {_model_ref(s)}): "
+        f"**{len(done)} of {len(o)} operations implemented**, {len(o) - len(done)} not implemented.",
+        "",
+    ] + _table(list(o.values()))
+
+    # Systems Manager: Parameter Store's operations; the rest summarized.
+    s, o = services["ssm"], outcomes["ssm"]
+    ps = [x for x in o.values() if is_parameter_store_op(x.op)]
+    other = [x for x in o.values() if not is_parameter_store_op(x.op)]
+    other_done = [x.op for x in other if x.implemented]
+    done = [x for x in o.values() if x.implemented]
+    lines += [
+        "", "## Systems Manager (Parameter Store)", "",
+        f"botocore {v}'s Systems Manager model (API version {s.api_version}, {_model_ref(s)}): "
+        f"**{len(done)} of {len(o)} operations implemented** — Coffer serves Parameter Store. "
+        f"Its {len(ps)} operations (those on parameters, and the tag operations it shares with other "
+        "Systems Manager resources):",
+        "",
+    ] + _table(ps) + [
+        "",
+        f"The other {len(other)} operations of the model (Run Command, Automation, Session Manager, "
+        "State Manager, Inventory, Patch Manager, OpsCenter, documents, maintenance windows, service "
+        "settings, ...) are "
+        + (f"not implemented, except {', '.join(other_done)}." if other_done else
+           "not implemented: they answer `UnsupportedOperationException`."),
+    ]
+
+    # IAM: the implemented operations, then the rest by name.
+    s, o = services["iam"], outcomes["iam"]
+    done = [x for x in o.values() if x.implemented]
+    missing = [x.op for x in o.values() if not x.implemented]
+    lines += [
+        "", "## IAM", "",
+        f"botocore {v}'s IAM model (API version {s.api_version}, {_model_ref(s)}): "
+        f"**{len(done)} of {len(o)} operations implemented** (users, access keys, roles, inline and "
+        f"managed policies), {len(missing)} not implemented. Implemented:",
+        "",
+    ] + _table(done) + [
+        "",
+        f"Not implemented ({len(missing)}, answering `InvalidAction`): " + ", ".join(missing) + ".",
+    ]
+
+    # STS: every operation.
+    s, o = services["sts"], outcomes["sts"]
+    done = [x for x in o.values() if x.implemented]
+    lines += [
+        "", "## STS", "",
+        f"botocore {v}'s STS model (API version {s.api_version}, {_model_ref(s)}): "
+        f"**{len(done)} of {len(o)} operations implemented**, {len(o) - len(done)} not implemented.",
+        "",
+    ] + _table(list(o.values()))
     return "\n".join(lines) + "\n"
 
 
-def test_write_coverage_table(outcomes, model):
-    m, path = model
-    text = render(outcomes, path, m["metadata"]["apiVersion"])
+def test_write_coverage_table(services, outcomes):
+    text = render(services, outcomes)
     print("\n" + text)
     COVERAGE_MD.parent.mkdir(parents=True, exist_ok=True)
     if not COVERAGE_MD.exists() or COVERAGE_MD.read_text() != text:
         COVERAGE_MD.write_text(text)
-    assert len(outcomes) >= 50  # the whole model was exercised
+    # The whole of each model was exercised.
+    assert len(outcomes["kms"]) >= 50 and len(outcomes["ssm"]) >= 140
+    assert len(outcomes["iam"]) >= 150 and len(outcomes["sts"]) >= 8
 
 
-def test_every_listed_operation_is_implemented(outcomes):
-    missing_from_model = sorted(IMPLEMENTED - set(outcomes))
+# ---- what the brief says is served -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", SERVICE_KEYS)
+def test_every_listed_operation_is_implemented(services, outcomes, key):
+    s, o = services[key], outcomes[key]
+    missing_from_model = sorted(s.implemented - set(o))
     assert not missing_from_model, f"not in botocore's model: {missing_from_model}"
-    not_served = {op: (o.code, o.message) for op, o in outcomes.items() if op in IMPLEMENTED and not o.implemented}
+    not_served = {op: (x.code, x.message) for op, x in o.items() if op in s.implemented and not x.implemented}
     assert not not_served, not_served
 
 
-def test_other_operations_answer_unsupported(outcomes):
-    """Every modeled operation Coffer does not serve is still known to it: HTTP 400
-    UnsupportedOperationException naming the operation, never UnknownOperationException or a 5xx.
-    (Operations served beyond IMPLEMENTED are fine: the table shows them.)"""
-    bad = {
-        op: (o.status, o.code, o.message)
-        for op, o in outcomes.items()
-        if not o.implemented and not (o.status == 400 and o.code == "UnsupportedOperationException" and op in o.message)
-    }
+def test_only_parameter_store_of_ssm(outcomes):
+    """Coffer serves Parameter Store of Systems Manager, nothing else of it."""
+    other = sorted(op for op, x in outcomes["ssm"].items() if x.implemented and not is_parameter_store_op(op))
+    assert not other, other
+
+
+@pytest.mark.parametrize("key", SERVICE_KEYS)
+def test_other_operations_answer_unsupported(outcomes, key):
+    """Every modeled operation Coffer does not serve is still answered as AWS answers an
+    operation it does not know: HTTP 400, UnsupportedOperationException naming the operation
+    (awsJson; never UnknownOperationException for a modeled operation) or InvalidAction "Could not
+    find operation <Op> for version <apiVersion>" (awsQuery). (Operations served beyond the lists
+    are fine: the table shows them.)"""
+    bad = {}
+    for op, x in outcomes[key].items():
+        if x.implemented:
+            continue
+        if x.protocol == "query":
+            ok = x.status == 400 and x.code == "InvalidAction" and re.search(rf"\b{op}\b", x.message)
+        else:
+            ok = x.status == 400 and x.code == "UnsupportedOperationException" and op in x.message
+        if not ok:
+            bad[op] = (x.status, x.code, x.message)
     assert not bad, bad
 
 
-def test_missing_required_members_are_validation_errors(outcomes, model):
-    """As in AWS: `{}` for a served operation with required members is a 400
-    ValidationException; no `{}` request is a server error."""
-    m, _ = model
+@pytest.mark.parametrize("key", SERVICE_KEYS)
+def test_missing_required_members_are_validation_errors(services, outcomes, key):
+    """As in AWS: a request without a served operation's required members is a 400
+    ValidationException (awsJson) or ValidationError (awsQuery); no request is a server error."""
+    s, o = services[key], outcomes[key]
     wrong = {}
-    for op, o in outcomes.items():
-        assert o.status < 500, (op, o)
-        if not o.implemented:
+    for op, x in o.items():
+        assert x.status < 500, (op, x)
+        if not x.implemented:
             continue
-        shape = m["operations"][op].get("input", {}).get("shape")
-        required = m["shapes"][shape].get("required", []) if shape else []
-        if required and (o.status, o.code) != (400, "ValidationException"):
-            wrong[op] = (required, o.status, o.code, o.message)
+        shape = s.model["operations"][op].get("input", {}).get("shape")
+        required = s.model["shapes"][shape].get("required", []) if shape else []
+        if required and (x.status, x.code) != (400, s.validation_code):
+            wrong[op] = (required, x.status, x.code, x.message)
     assert not wrong, wrong
 
 
-def test_unknown_operation(dev):
-    status, body = send(dev.endpoint, "TrentService.NoSuchOperation")
-    assert status == 400 and outcome("NoSuchOperation", status, body).code == "UnknownOperationException"
-    status, body = send(dev.endpoint, "NotTrentService.CreateKey")
-    assert status == 400 and outcome("x", status, body).code == "UnknownOperationException"
+def test_unknown_operation(dev, services):
+    creds = services["kms"].credentials
+    status, body = raw_json(dev.endpoint, "TrentService.NoSuchOperation", credentials=creds)
+    assert status == 400 and wire_error(body)[0] == "UnknownOperationException"
+    status, body = raw_json(dev.endpoint, "NotTrentService.CreateKey", credentials=creds)
+    assert status == 400 and wire_error(body)[0] == "UnknownOperationException"
+    status, body = raw_json(dev.endpoint, "AmazonSSM.NoSuchOperation", credentials=creds, service="ssm")
+    assert status == 400 and wire_error(body)[0] == "UnknownOperationException"
+    for key in ("iam", "sts"):
+        s = services[key]
+        status, xml = raw_query(dev.endpoint, key, {"Action": "NoSuchOperation", "Version": s.api_version}, creds)
+        assert status == 400, xml
+        code, message = query_error(xml)
+        assert code == "InvalidAction" and message.startswith(f"{QUERY_NOT_FOUND_TEXT} NoSuchOperation"), xml

@@ -1,9 +1,11 @@
 """Nothing secret reaches the durable server's disk or log.
 
-Distinctive plaintexts are encrypted and data keys generated through the durable Coffer; then every
-file of its data directory (coffer.db, -wal, -shm, ...) and its log are searched as bytes for each
-secret in raw, base64 (padded, unpadded, URL-safe) and hex (both cases) form. The root key's raw
-bytes (root.key is their base64) must not be in the database files either.
+Distinctive plaintexts are encrypted and data keys generated through the durable Coffer, and
+SecureString parameters (standard tier, and a 6 KB advanced-tier value) are written, overwritten,
+labelled and read back decrypted through Parameter Store; then every file of its data directory
+(coffer.db, -wal, -shm, ...) and its log are searched as bytes for each secret in raw, base64
+(padded, unpadded, URL-safe) and hex (both cases) form. The root key's raw bytes (root.key is their
+base64) must not be in the database files either.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import secrets
 
 import pytest
 
-from helpers import http
+from helpers import http, unique
 
 CANARIES = 6
 DATA_KEYS = 6
+ADVANCED_SIZE = 6 * 1024
 
 
 def forms(secret: bytes) -> dict[str, bytes]:
@@ -67,6 +70,44 @@ def secrets_sent(kms):
     return {"key": key, "secrets": out}
 
 
+@pytest.fixture(scope="module")
+def parameters_sent(durable, kms, secrets_sent):
+    """SecureString values that went through Parameter Store: standard tier under the default key
+    alias/aws/ssm and under a customer key, and an advanced-tier 6 KB value (parameter envelope)."""
+    ssm = durable.client(service="ssm")
+    root = unique("/compat/leak-")
+    out: dict[str, bytes] = {}
+    std = f"COFFER-SSM-CANARY-{secrets.token_hex(12)}"
+    ssm.put_parameter(Name=f"{root}/standard", Value=std, Type="SecureString")
+    out["ssm-standard"] = std.encode()
+    custom = f"COFFER-SSM-CMK-CANARY-{secrets.token_hex(12)}"
+    ssm.put_parameter(Name=f"{root}/custom", Value=custom, Type="SecureString", KeyId=secrets_sent["key"]["Arn"])
+    out["ssm-custom-key"] = custom.encode()
+    # 6 KB of distinct text (no repeats that a partial leak could hide behind).
+    big = ("COFFER-SSM-ADVANCED-CANARY-" + secrets.token_hex(ADVANCED_SIZE))[:ADVANCED_SIZE]
+    assert len(big) == ADVANCED_SIZE
+    assert ssm.put_parameter(Name=f"{root}/advanced", Value=big, Type="SecureString", Tier="Advanced")["Tier"] == "Advanced"
+    out["ssm-advanced"] = big.encode()
+    out["ssm-advanced-head"] = big.encode()[:48]  # a leak of part of it
+    out["ssm-advanced-tail"] = big.encode()[-48:]
+    # A second version, a label and every decrypting read.
+    v2 = f"COFFER-SSM-CANARY-V2-{secrets.token_hex(12)}"
+    ssm.put_parameter(Name=f"{root}/standard", Value=v2, Type="SecureString", Overwrite=True)
+    out["ssm-standard-v2"] = v2.encode()
+    ssm.label_parameter_version(Name=f"{root}/standard", ParameterVersion=1, Labels=["first"])
+    assert ssm.get_parameter(Name=f"{root}/standard:first", WithDecryption=True)["Parameter"]["Value"] == std
+    assert ssm.get_parameter(Name=f"{root}/advanced", WithDecryption=True)["Parameter"]["Value"] == big
+    got = ssm.get_parameters(Names=[f"{root}/standard", f"{root}/custom"], WithDecryption=True)["Parameters"]
+    assert sorted(p["Value"] for p in got) == sorted([v2, custom])
+    by_path = ssm.get_parameters_by_path(Path=root, WithDecryption=True)["Parameters"]
+    assert len(by_path) == 3
+    history = ssm.get_parameter_history(Name=f"{root}/standard", WithDecryption=True)["Parameters"]
+    assert [h["Value"] for h in history] == [std, v2]
+    # Stored values are ciphertext: what a reader without decryption sees is not the value.
+    assert ssm.get_parameter(Name=f"{root}/advanced")["Parameter"]["Value"] != big
+    return {"root": root, "secrets": out}
+
+
 def test_no_plaintext_or_data_key_on_disk_or_in_log(durable, secrets_sent):
     assert http("GET", f"{durable.endpoint}/_coffer/health")[0] == 200
     files = sorted(p for p in durable.data_dir.iterdir() if p.is_file())
@@ -82,6 +123,16 @@ def test_no_plaintext_or_data_key_on_disk_or_in_log(durable, secrets_sent):
     needles = {f"{name}/{form}": v for name, s in secrets_sent["secrets"].items() for form, v in forms(s).items()}
     leaks = find(needles, searched)
     assert not leaks, f"secrets at rest: {leaks}"
+
+
+def test_no_secure_string_on_disk_or_in_log(durable, parameters_sent):
+    files = sorted(p for p in durable.data_dir.iterdir() if p.is_file())
+    # The search sees what is there: the parameters' names are stored.
+    root = parameters_sent["root"].encode()
+    assert any(root in p.read_bytes() for p in files if p.name.startswith("coffer.db")), "parameter names not found"
+    needles = {f"{name}/{form}": v for name, s in parameters_sent["secrets"].items() for form, v in forms(s).items()}
+    leaks = find(needles, files + [durable.log_path])
+    assert not leaks, f"SecureString values at rest: {leaks}"
 
 
 def test_root_key_not_in_database(durable, secrets_sent):
