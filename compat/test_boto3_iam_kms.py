@@ -205,8 +205,6 @@ def test_seed_key_policy(a111, a222, seed_principals):
     myapp.revoke_grant(KeyId=arn, GrantId=g["GrantId"])
 
 
-@pytest.mark.xfail(reason="COFFER BUG: ListUsers and ListRoles return each entity's Tags; AWS documents "
-                          "that these listing operations do not return Tags (only GetUser/GetRole do)")
 def test_listings_omit_tags(a111):
     name, role = unique("tagged-"), unique("tagged-role-")
     tags = [{"Key": "team", "Value": "compat"}]

@@ -148,9 +148,6 @@ def test_error_codes(admin, alice):
     assert "must delete access keys first" in errors[3]
 
 
-@pytest.mark.xfail(reason="COFFER BUG: IAM user, role and policy names are unique regardless of case in AWS "
-                          "(CreateUser/CreateRole/CreatePolicy of 'NAME' when 'name' exists is EntityAlreadyExists); "
-                          "Coffer creates a second entity")
 def test_names_are_case_insensitive(admin, alice, durable):
     """AWS (CreateUser, CreateRole, CreatePolicy): IAM user, group, role, and policy names must be
     unique within the account; names are not distinguished by case."""

@@ -12,7 +12,7 @@ use coffer_util::{Timestamp, Validation};
 use crate::error::validated;
 use crate::model::{AccessKey, AccessKeyMetadata, Output, Params};
 use crate::records::{AccessKeyRecord, user_arn};
-use crate::{Iam, IamError, encode, validate};
+use crate::{Iam, IamError, encode, fold, validate};
 
 /// AWS's quota: two access keys per user (and per root).
 const MAX_KEYS: usize = 2;
@@ -27,7 +27,7 @@ impl Iam {
         match user {
             Some(u) => {
                 let e = self.user(account, u)?;
-                Ok(user_arn(account, &e.rec.path, u))
+                Ok(user_arn(account, &e.rec.path, &e.rec.user_name))
             }
             None => Ok(format!("arn:aws:iam::{account}:root")),
         }
@@ -48,6 +48,7 @@ impl Iam {
         validated(v)?;
         let account = caller.account();
         let user = self.target_user(caller, name)?;
+        let user = user.as_deref();
         let owner = self.key_owner_arn(account, user)?;
         self.authorize(caller, "iam:CreateAccessKey", &owner)?;
         if self.keys_of(account, user).len() >= MAX_KEYS {
@@ -57,7 +58,7 @@ impl Iam {
         let mut batch = vec![Write::put(tables::ACCESS_KEYS, &rec.access_key_id, "", encode(&rec), Expect::Absent)];
         if let Some(u) = user {
             let e = self.user(account, u)?;
-            batch.push(Write::check(tables::USERS, account, u, Expect::Version(e.version)));
+            batch.push(Write::check(tables::USERS, account, &fold(u), Expect::Version(e.version)));
         }
         self.commit(batch, |_| IamError::Conflict("The user changed while the key was created; retry.".into())).await?;
         {
@@ -86,6 +87,7 @@ impl Iam {
         validated(v)?;
         let account = caller.account();
         let user = self.target_user(caller, name)?;
+        let user = user.as_deref();
         let owner = self.key_owner_arn(account, user)?;
         self.authorize(caller, "iam:ListAccessKeys", &owner)?;
         let mut keys = self.keys_of(account, user);
@@ -119,6 +121,7 @@ impl Iam {
         let id = p.access_key_id.as_deref().expect("validated");
         let account = caller.account();
         let user = self.target_user(caller, name)?;
+        let user = user.as_deref();
         let owner = self.key_owner_arn(account, user)?;
         self.authorize(caller, action, &owner)?;
         let found = self.read().key_records.get(id).cloned();

@@ -53,7 +53,7 @@ impl Iam {
         let cred = self.key_credential(&rec, &st)?;
         st.keys.insert(rec.access_key_id.clone(), std::sync::Arc::new(cred));
         st.key_records.insert(rec.access_key_id.clone(), (rec, 1));
-        st.accounts.insert(account_id.clone());
+        st.accounts.insert(account_id.clone(), account.created_ms);
         Ok((account_id, key))
     }
 

@@ -30,7 +30,7 @@ mod sts;
 mod users;
 mod validate;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use coffer_crypto::digest::unhex;
@@ -94,11 +94,24 @@ pub(crate) struct PolicyEntry {
     pub doc: Arc<PolicyDocument>,
 }
 
+/// `(account, folded name)`: IAM names are unique per account regardless of case.
 type Named = (String, String);
+
+/// The case-folded form of an IAM user, role or policy name: the key it is stored and found
+/// under. AWS treats `Alice` and `alice` as the same name; the record keeps the spelling it was
+/// created with (ARNs, and policies matching them, use that spelling).
+pub(crate) fn fold(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+pub(crate) fn named(account: &str, name: &str) -> Named {
+    (account.to_string(), fold(name))
+}
 
 #[derive(Default)]
 pub(crate) struct State {
-    pub accounts: BTreeSet<String>,
+    /// Account id → creation time (ms).
+    pub accounts: BTreeMap<String, i64>,
     pub users: BTreeMap<Named, Arc<UserEntry>>,
     pub roles: BTreeMap<Named, Arc<RoleEntry>>,
     pub policies: BTreeMap<Named, Arc<PolicyEntry>>,
@@ -160,19 +173,19 @@ impl Iam {
         let mut st = State::default();
         for item in scan_all(iam.store.as_ref(), tables::ACCOUNTS).await? {
             let rec: AccountRecord = decode("account", &item.value)?;
-            st.accounts.insert(rec.account_id);
+            st.accounts.insert(rec.account_id, rec.created_ms);
         }
         for item in scan_all(iam.store.as_ref(), tables::USERS).await? {
             let e = users::entry(decode("user", &item.value)?, item.version)?;
-            st.users.insert((e.rec.account.clone(), e.rec.user_name.clone()), Arc::new(e));
+            st.users.insert(named(&e.rec.account, &e.rec.user_name), Arc::new(e));
         }
         for item in scan_all(iam.store.as_ref(), tables::ROLES).await? {
             let e = roles::entry(decode("role", &item.value)?, item.version)?;
-            st.roles.insert((e.rec.account.clone(), e.rec.role_name.clone()), Arc::new(e));
+            st.roles.insert(named(&e.rec.account, &e.rec.role_name), Arc::new(e));
         }
         for item in scan_all(iam.store.as_ref(), tables::POLICIES).await? {
             let e = policies::entry(decode("policy", &item.value)?, item.version)?;
-            st.policies.insert((e.rec.account.clone(), e.rec.policy_name.clone()), Arc::new(e));
+            st.policies.insert(named(&e.rec.account, &e.rec.policy_name), Arc::new(e));
         }
         for item in scan_all(iam.store.as_ref(), tables::ACCESS_KEYS).await? {
             let rec: AccessKeyRecord = decode("access key", &item.value)?;
@@ -233,11 +246,11 @@ impl Iam {
     }
 
     pub fn accounts(&self) -> Vec<String> {
-        self.read().accounts.iter().cloned().collect()
+        self.read().accounts.keys().cloned().collect()
     }
 
     pub fn account_exists(&self, account: &str) -> bool {
-        (self.dev && is_account_id(account)) || self.read().accounts.contains(account)
+        (self.dev && is_account_id(account)) || self.read().accounts.contains_key(account)
     }
 
     /// Removes sessions that expired more than [`SESSION_GRACE_MS`] ago from the store and
@@ -324,15 +337,15 @@ impl Iam {
         match service {
             "iam" if resource == "root" => true,
             "iam" if resource.starts_with("user/") => {
-                st.users.get(&(account.to_string(), last(resource))).is_some_and(|u| user_arn(account, &u.rec.path, &u.rec.user_name) == p)
+                st.users.get(&named(account, &last(resource))).is_some_and(|u| user_arn(account, &u.rec.path, &u.rec.user_name) == p)
             }
             "iam" if resource.starts_with("role/") => {
-                st.roles.get(&(account.to_string(), last(resource))).is_some_and(|r| role_arn(account, &r.rec.path, &r.rec.role_name) == p)
+                st.roles.get(&named(account, &last(resource))).is_some_and(|r| role_arn(account, &r.rec.path, &r.rec.role_name) == p)
             }
             "sts" => resource
                 .strip_prefix("assumed-role/")
                 .and_then(|r| r.split('/').next())
-                .is_some_and(|role| st.roles.contains_key(&(account.to_string(), role.to_string()))),
+                .is_some_and(|role| st.roles.contains_key(&named(account, role))),
             _ => false,
         }
     }
@@ -343,13 +356,13 @@ impl coffer_policy::Identities for Iam {
         let st = self.read();
         let (inline, attached): (&[Arc<PolicyDocument>], &[String]) = match p.kind {
             PrincipalKind::Root => return Vec::new(),
-            PrincipalKind::User => match st.users.get(&(p.account.clone(), p.name.clone())) {
+            PrincipalKind::User => match st.users.get(&named(&p.account, &p.name)) {
                 Some(u) => (&u.inline, &u.rec.attached),
                 None => return Vec::new(),
             },
             PrincipalKind::AssumedRole => {
                 let role = p.role_arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or_default();
-                match st.roles.get(&(p.account.clone(), role.to_string())) {
+                match st.roles.get(&named(&p.account, role)) {
                     Some(r) => (&r.inline, &r.rec.attached),
                     None => return Vec::new(),
                 }
@@ -368,10 +381,10 @@ impl coffer_policy::Identities for Iam {
         let st = self.read();
         let tags = match p.kind {
             PrincipalKind::Root => return Vec::new(),
-            PrincipalKind::User => st.users.get(&(p.account.clone(), p.name.clone())).map(|u| u.rec.tags.clone()),
+            PrincipalKind::User => st.users.get(&named(&p.account, &p.name)).map(|u| u.rec.tags.clone()),
             PrincipalKind::AssumedRole => {
                 let role = p.role_arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or_default();
-                st.roles.get(&(p.account.clone(), role.to_string())).map(|r| r.rec.tags.clone())
+                st.roles.get(&named(&p.account, role)).map(|r| r.rec.tags.clone())
             }
         };
         tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect()

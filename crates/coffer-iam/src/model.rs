@@ -87,8 +87,10 @@ pub struct Params {
 #[derive(Serialize, Clone, Debug)]
 #[serde(rename_all = "PascalCase")]
 pub struct User {
-    pub path: String,
-    pub user_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
     pub user_id: String,
     pub arn: String,
     pub create_date: String,

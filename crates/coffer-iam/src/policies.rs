@@ -14,7 +14,7 @@ use crate::error::validated;
 use crate::model::{AttachedPolicy, Output, Params, Policy, PolicyVersion};
 use crate::records::{PolicyRecord, policy_arn, role_arn, user_arn};
 use crate::users::{tag_records, tags_out};
-use crate::{ID_ALPHABET, Iam, IamError, PolicyEntry, State, encode, parse_stored, validate};
+use crate::{ID_ALPHABET, Iam, IamError, PolicyEntry, State, encode, fold, named, parse_stored, validate};
 
 /// AWS managed policies Coffer knows (`arn:aws:iam::aws:policy/<name>`).
 const BUILTIN: &[(&str, &str)] = &[
@@ -106,7 +106,7 @@ impl Iam {
             return Some(b.clone());
         }
         let (account, name) = split_arn(arn)?;
-        st.policies.get(&(account, name)).filter(|e| arn_of(&e.rec) == arn).cloned()
+        st.policies.get(&named(&account, &name)).filter(|e| arn_of(&e.rec) == arn).cloned()
     }
 
     fn attachment_count(st: &State, arn: &str) -> i64 {
@@ -174,13 +174,13 @@ impl Iam {
         };
         let n = name.to_string();
         let v = self
-            .commit(vec![Write::put(tables::POLICIES, &account, name, encode(&rec), Expect::Absent)], |_| {
+            .commit(vec![Write::put(tables::POLICIES, &account, &fold(name), encode(&rec), Expect::Absent)], |_| {
                 IamError::EntityAlreadyExists(format!("A policy called {n} already exists. Duplicate names are not allowed."))
             })
             .await?;
         let e = Arc::new(entry(rec, v[0])?);
         let mut st = self.write_state();
-        st.policies.insert((account, name.to_string()), e.clone());
+        st.policies.insert(named(&account, name), e.clone());
         Ok(Output { policy: Some(Self::policy_out(&st, &e.rec)), ..Output::none() })
     }
 
@@ -240,11 +240,11 @@ impl Iam {
             return Err(IamError::DeleteConflict("Cannot delete a policy attached to entities.".into()));
         }
         let (account, name) = (e.rec.account.clone(), e.rec.policy_name.clone());
-        self.commit(vec![Write::delete(tables::POLICIES, &account, &name, Expect::Version(e.version))], |_| {
+        self.commit(vec![Write::delete(tables::POLICIES, &account, &fold(&name), Expect::Version(e.version))], |_| {
             IamError::DeleteConflict("The policy changed or was attached while being deleted; retry.".into())
         })
         .await?;
-        self.write_state().policies.remove(&(account, name));
+        self.write_state().policies.remove(&named(&account, &name));
         Ok(Output::none())
     }
 
@@ -300,11 +300,11 @@ impl Iam {
         match h {
             Holder::User => {
                 let u = self.user(account, name)?;
-                Ok((user_arn(account, &u.rec.path, name), u.rec.inline.clone(), u.rec.attached.clone()))
+                Ok((user_arn(account, &u.rec.path, &u.rec.user_name), u.rec.inline.clone(), u.rec.attached.clone()))
             }
             Holder::Role => {
                 let r = self.role(account, name)?;
-                Ok((role_arn(account, &r.rec.path, name), r.rec.inline.clone(), r.rec.attached.clone()))
+                Ok((role_arn(account, &r.rec.path, &r.rec.role_name), r.rec.inline.clone(), r.rec.attached.clone()))
             }
         }
     }
@@ -440,7 +440,7 @@ impl Iam {
             match e {
                 Some(e) if e.rec.account == "aws" => {}
                 Some(e) if e.rec.account == account => {
-                    extra.push(Write::check(tables::POLICIES, account, &e.rec.policy_name, Expect::Exists));
+                    extra.push(Write::check(tables::POLICIES, account, &fold(&e.rec.policy_name), Expect::Exists));
                 }
                 _ => return Err(no_such_policy(&policy)),
             }

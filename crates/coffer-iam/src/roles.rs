@@ -11,7 +11,7 @@ use crate::error::validated;
 use crate::model::{Output, Params, Role};
 use crate::records::{RoleRecord, role_arn};
 use crate::users::{tag_records, tags_out};
-use crate::{ID_ALPHABET, Iam, IamError, RoleEntry, encode, parse_stored, validate};
+use crate::{ID_ALPHABET, Iam, IamError, RoleEntry, encode, fold, named, parse_stored, validate};
 
 pub(crate) fn entry(rec: RoleRecord, version: i64) -> Result<RoleEntry, IamError> {
     let trust = parse_stored(&rec.trust_policy, PolicyKind::Trust)?;
@@ -39,7 +39,7 @@ pub(crate) fn no_such_role(name: &str) -> IamError {
 
 impl Iam {
     pub(crate) fn role(&self, account: &str, name: &str) -> Result<Arc<RoleEntry>, IamError> {
-        self.read().roles.get(&(account.to_string(), name.to_string())).cloned().ok_or_else(|| no_such_role(name))
+        self.read().roles.get(&named(account, name)).cloned().ok_or_else(|| no_such_role(name))
     }
 
     /// Rewrites a role with optimistic concurrency; `change` runs again after a lost race.
@@ -53,17 +53,17 @@ impl Iam {
         for _ in 0..8 {
             let cur = self.role(account, name)?;
             let rec = change(&cur.rec)?;
-            let mut batch = vec![Write::put(tables::ROLES, account, name, encode(&rec), Expect::Version(cur.version))];
+            let mut batch = vec![Write::put(tables::ROLES, account, &fold(name), encode(&rec), Expect::Version(cur.version))];
             batch.extend(extra(&rec));
             match self.store.write(batch).await {
                 Ok(v) => {
                     let e = Arc::new(entry(rec, v[0])?);
-                    self.write_state().roles.insert((account.to_string(), name.to_string()), e.clone());
+                    self.write_state().roles.insert(named(account, name), e.clone());
                     return Ok(e);
                 }
                 Err(coffer_store::StoreError::Conflict { index: 0 }) => {
-                    let key = (account.to_string(), name.to_string());
-                    match self.get_item::<RoleRecord>(tables::ROLES, account, name).await? {
+                    let key = named(account, name);
+                    match self.get_item::<RoleRecord>(tables::ROLES, account, &fold(name)).await? {
                         Some((r, v)) => {
                             let e = Arc::new(entry(r, v)?);
                             self.write_state().roles.insert(key, e);
@@ -120,12 +120,12 @@ impl Iam {
         };
         let n = name.to_string();
         let v = self
-            .commit(vec![Write::put(tables::ROLES, &account, name, encode(&rec), Expect::Absent)], |_| {
+            .commit(vec![Write::put(tables::ROLES, &account, &fold(name), encode(&rec), Expect::Absent)], |_| {
                 IamError::EntityAlreadyExists(format!("Role with name {n} already exists."))
             })
             .await?;
         let out = role_out(&rec);
-        self.write_state().roles.insert((account, name.to_string()), Arc::new(entry(rec, v[0])?));
+        self.write_state().roles.insert(named(&account, name), Arc::new(entry(rec, v[0])?));
         Ok(Output { role: Some(out), ..Output::none() })
     }
 
@@ -136,7 +136,7 @@ impl Iam {
         let name = name.expect("validated");
         let account = caller.account();
         let r = self.role(account, name)?;
-        self.authorize(caller, "iam:GetRole", &role_arn(account, &r.rec.path, name))?;
+        self.authorize(caller, "iam:GetRole", &role_arn(account, &r.rec.path, &r.rec.role_name))?;
         Ok(Output { role: Some(role_out(&r.rec)), ..Output::none() })
     }
 
@@ -162,7 +162,8 @@ impl Iam {
         list.truncate(limit);
         Ok(Output {
             marker: truncated.then(|| marker::encode(&list.last().expect("non-empty").role_name)),
-            roles: Some(list.into_iter().map(role_out).collect()),
+            // Listings carry no tags (AWS returns them from GetRole only).
+            roles: Some(list.into_iter().map(|r| Role { tags: Vec::new(), ..role_out(r) }).collect()),
             is_truncated: Some(truncated),
             ..Output::none()
         })
@@ -175,18 +176,18 @@ impl Iam {
         let name = name.expect("validated");
         let account = caller.account();
         let r = self.role(account, name)?;
-        self.authorize(caller, "iam:DeleteRole", &role_arn(account, &r.rec.path, name))?;
+        self.authorize(caller, "iam:DeleteRole", &role_arn(account, &r.rec.path, &r.rec.role_name))?;
         if !r.rec.inline.is_empty() {
             return Err(IamError::DeleteConflict("Cannot delete entity, must delete policies first.".into()));
         }
         if !r.rec.attached.is_empty() {
             return Err(IamError::DeleteConflict("Cannot delete entity, must detach all policies first.".into()));
         }
-        self.commit(vec![Write::delete(tables::ROLES, account, name, Expect::Version(r.version))], |_| {
+        self.commit(vec![Write::delete(tables::ROLES, account, &fold(name), Expect::Version(r.version))], |_| {
             IamError::Conflict(format!("Role {name} changed while being deleted; retry."))
         })
         .await?;
-        self.write_state().roles.remove(&(account.to_string(), name.to_string()));
+        self.write_state().roles.remove(&named(account, name));
         Ok(Output::none())
     }
 
@@ -198,7 +199,7 @@ impl Iam {
         let name = name.expect("validated");
         let account = caller.account();
         let r = self.role(account, name)?;
-        self.authorize(caller, "iam:UpdateAssumeRolePolicy", &role_arn(account, &r.rec.path, name))?;
+        self.authorize(caller, "iam:UpdateAssumeRolePolicy", &role_arn(account, &r.rec.path, &r.rec.role_name))?;
         let doc = p.policy_document.expect("validated");
         self.check_policy_text(&doc, PolicyKind::Trust)?;
         self.mutate_role(account, name, |_| vec![], |r| {

@@ -10,7 +10,7 @@ use coffer_util::{Timestamp, Validation, marker};
 use crate::error::validated;
 use crate::model::{Output, Params, Tag, User};
 use crate::records::{TagRecord, UserRecord, user_arn};
-use crate::{ID_ALPHABET, Iam, IamError, UserEntry, encode, parse_stored, validate};
+use crate::{ID_ALPHABET, Iam, IamError, UserEntry, encode, fold, named, parse_stored, validate};
 
 pub(crate) fn entry(rec: UserRecord, version: i64) -> Result<UserEntry, IamError> {
     let inline = rec.inline.values().map(|t| parse_stored(t, PolicyKind::Identity)).collect::<Result<_, _>>()?;
@@ -54,8 +54,8 @@ pub(crate) fn merge_tags(tags: &mut Vec<TagRecord>, new: Vec<TagRecord>) -> Resu
 
 fn user_out(rec: &UserRecord) -> User {
     User {
-        path: rec.path.clone(),
-        user_name: rec.user_name.clone(),
+        path: Some(rec.path.clone()),
+        user_name: Some(rec.user_name.clone()),
         user_id: rec.user_id.clone(),
         arn: user_arn(&rec.account, &rec.path, &rec.user_name),
         create_date: Timestamp(rec.created_ms).iso8601(),
@@ -69,7 +69,7 @@ pub(crate) fn no_such_user(name: &str) -> IamError {
 
 impl Iam {
     pub(crate) fn user(&self, account: &str, name: &str) -> Result<Arc<UserEntry>, IamError> {
-        self.read().users.get(&(account.to_string(), name.to_string())).cloned().ok_or_else(|| no_such_user(name))
+        self.read().users.get(&named(account, name)).cloned().ok_or_else(|| no_such_user(name))
     }
 
     /// Rewrites a user with optimistic concurrency; `change` runs again after a lost race.
@@ -83,12 +83,12 @@ impl Iam {
         for _ in 0..8 {
             let cur = self.user(account, name)?;
             let rec = change(&cur.rec)?;
-            let mut batch = vec![Write::put(tables::USERS, account, name, encode(&rec), Expect::Version(cur.version))];
+            let mut batch = vec![Write::put(tables::USERS, account, &fold(name), encode(&rec), Expect::Version(cur.version))];
             batch.extend(extra(&rec));
             match self.store.write(batch).await {
                 Ok(v) => {
                     let e = Arc::new(entry(rec, v[0])?);
-                    self.write_state().users.insert((account.to_string(), name.to_string()), e.clone());
+                    self.write_state().users.insert(named(account, name), e.clone());
                     return Ok(e);
                 }
                 Err(coffer_store::StoreError::Conflict { index: 0 }) => self.reload_user(account, name).await?,
@@ -102,8 +102,8 @@ impl Iam {
     }
 
     async fn reload_user(&self, account: &str, name: &str) -> Result<(), IamError> {
-        let key = (account.to_string(), name.to_string());
-        match self.get_item::<UserRecord>(tables::USERS, account, name).await? {
+        let key = named(account, name);
+        match self.get_item::<UserRecord>(tables::USERS, account, &fold(name)).await? {
             Some((rec, v)) => {
                 let e = Arc::new(entry(rec, v)?);
                 self.write_state().users.insert(key, e);
@@ -115,11 +115,12 @@ impl Iam {
         Ok(())
     }
 
-    /// The user a request names, or the caller's own user when it names none.
-    pub(crate) fn target_user<'a>(&self, caller: &'a Caller, name: Option<&'a str>) -> Result<Option<&'a str>, IamError> {
+    /// The user a request names (spelt as it was created), or the caller's own user when it
+    /// names none.
+    pub(crate) fn target_user(&self, caller: &Caller, name: Option<&str>) -> Result<Option<String>, IamError> {
         match name {
-            Some(n) => Ok(Some(n)),
-            None if caller.principal.kind == PrincipalKind::User => Ok(Some(caller.principal.name.as_str())),
+            Some(n) => Ok(Some(self.user(caller.account(), n)?.rec.user_name.clone())),
+            None if caller.principal.kind == PrincipalKind::User => Ok(Some(caller.principal.name.clone())),
             None if caller.principal.kind == PrincipalKind::Root => Ok(None),
             None => Err(IamError::Validation("Must specify userName when calling with non-User credentials".into())),
         }
@@ -151,12 +152,12 @@ impl Iam {
         };
         let n = name.to_string();
         let v = self
-            .commit(vec![Write::put(tables::USERS, &account, name, encode(&rec), Expect::Absent)], |_| {
+            .commit(vec![Write::put(tables::USERS, &account, &fold(name), encode(&rec), Expect::Absent)], |_| {
                 IamError::EntityAlreadyExists(format!("User with name {n} already exists."))
             })
             .await?;
         let out = user_out(&rec);
-        self.write_state().users.insert((account, name.to_string()), Arc::new(entry(rec, v[0])?));
+        self.write_state().users.insert(named(&account, name), Arc::new(entry(rec, v[0])?));
         Ok(Output { user: Some(out), ..Output::none() })
     }
 
@@ -167,17 +168,18 @@ impl Iam {
         let account = caller.account();
         match self.target_user(caller, name)? {
             Some(n) => {
-                let u = self.user(account, n)?;
-                self.authorize(caller, "iam:GetUser", &user_arn(account, &u.rec.path, n))?;
+                let u = self.user(account, &n)?;
+                self.authorize(caller, "iam:GetUser", &user_arn(account, &u.rec.path, &u.rec.user_name))?;
                 Ok(Output { user: Some(user_out(&u.rec)), ..Output::none() })
             }
             None => Ok(Output {
+                // The root has no name or path (AWS omits both).
                 user: Some(User {
-                    path: "/".into(),
-                    user_name: String::new(),
+                    path: None,
+                    user_name: None,
                     user_id: account.to_string(),
                     arn: caller.principal.arn.clone(),
-                    create_date: Timestamp(0).iso8601(),
+                    create_date: Timestamp(self.read().accounts.get(account).copied().unwrap_or(0)).iso8601(),
                     tags: Vec::new(),
                 }),
                 ..Output::none()
@@ -207,7 +209,8 @@ impl Iam {
         list.truncate(limit);
         Ok(Output {
             marker: truncated.then(|| marker::encode(&list.last().expect("non-empty").user_name)),
-            users: Some(list.into_iter().map(user_out).collect()),
+            // Listings carry no tags (AWS returns them from GetUser only).
+            users: Some(list.into_iter().map(|u| User { tags: Vec::new(), ..user_out(u) }).collect()),
             is_truncated: Some(truncated),
             ..Output::none()
         })
@@ -220,7 +223,7 @@ impl Iam {
         let name = name.expect("validated");
         let account = caller.account();
         let u = self.user(account, name)?;
-        self.authorize(caller, "iam:DeleteUser", &user_arn(account, &u.rec.path, name))?;
+        self.authorize(caller, "iam:DeleteUser", &user_arn(account, &u.rec.path, &u.rec.user_name))?;
         let has_keys = self.read().key_records.values().any(|(k, _)| k.account_id == account && k.user_name.as_deref() == Some(name));
         if has_keys {
             return Err(IamError::DeleteConflict("Cannot delete entity, must delete access keys first.".into()));
@@ -231,11 +234,11 @@ impl Iam {
         if !u.rec.attached.is_empty() {
             return Err(IamError::DeleteConflict("Cannot delete entity, must detach all policies first.".into()));
         }
-        self.commit(vec![Write::delete(tables::USERS, account, name, Expect::Version(u.version))], |_| {
+        self.commit(vec![Write::delete(tables::USERS, account, &fold(name), Expect::Version(u.version))], |_| {
             IamError::Conflict(format!("User {name} changed while being deleted; retry."))
         })
         .await?;
-        self.write_state().users.remove(&(account.to_string(), name.to_string()));
+        self.write_state().users.remove(&named(account, name));
         Ok(Output::none())
     }
 
@@ -250,7 +253,7 @@ impl Iam {
         let name = name.expect("validated");
         let account = caller.account();
         let u = self.user(account, name)?;
-        self.authorize(caller, "iam:TagUser", &user_arn(account, &u.rec.path, name))?;
+        self.authorize(caller, "iam:TagUser", &user_arn(account, &u.rec.path, &u.rec.user_name))?;
         let new = tag_records(&tags);
         self.mutate_user(account, name, |_| vec![], |r| {
             let mut r = r.clone();
@@ -269,7 +272,7 @@ impl Iam {
         let name = name.expect("validated");
         let account = caller.account();
         let u = self.user(account, name)?;
-        self.authorize(caller, "iam:UntagUser", &user_arn(account, &u.rec.path, name))?;
+        self.authorize(caller, "iam:UntagUser", &user_arn(account, &u.rec.path, &u.rec.user_name))?;
         let keys = p.tag_keys.unwrap_or_default();
         self.mutate_user(account, name, |_| vec![], |r| {
             let mut r = r.clone();
