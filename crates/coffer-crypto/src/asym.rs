@@ -366,6 +366,35 @@ impl AsymKey {
     }
 }
 
+/// Verifies `signature` over `message` with a public key given as SubjectPublicKeyInfo DER, for a
+/// key of `spec` and one of its KMS signing algorithms (the same mapping [`AsymKey::verify`] uses).
+/// Anything that does not fit — an algorithm of another spec, an RSA modulus of another size, a
+/// key on another curve, an unparsable key — is simply "not verified". RSA, ECDSA and Ed25519
+/// only.
+pub fn verify_public(spki_der: &[u8], spec: Spec, algorithm: &str, message: &[u8], signature: &[u8]) -> bool {
+    if !spec.signing_algorithms().contains(&algorithm) {
+        return false;
+    }
+    let alg: &'static dyn signature::VerificationAlgorithm = match spec {
+        s if s.is_rsa() => {
+            match PublicEncryptingKey::from_der(spki_der) {
+                Ok(pk) if pk.key_size_bytes() == s.rsa_bytes() => {}
+                _ => return false,
+            }
+            match rsa_params(algorithm) {
+                Some(p) => p,
+                None => return false,
+            }
+        }
+        Spec::Ed25519 => &signature::ED25519,
+        s => match ecdsa_verify(s) {
+            Some(a) => a,
+            None => return false,
+        },
+    };
+    UnparsedPublicKey::new(alg, spki_der).verify(message, signature).is_ok()
+}
+
 /// Why a signature operation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignError {

@@ -61,9 +61,14 @@ pub fn unwrap(wrapping_pkcs8: &[u8], algorithm: &str, wrapped: &[u8]) -> Result<
     }
     let (head, body) = wrapped.split_at(n);
     let aes = decrypt(head)?;
-    let kek = AesKek::new(&AES_256, &aes).map_err(|_| CryptoError)?;
-    let mut out = Zeroizing::new(vec![0u8; body.len()]);
-    let len = kek.unwrap_with_padding(body, &mut out).map_err(|_| CryptoError)?.len();
+    kwp_unwrap(&aes, body)
+}
+
+/// AES-256 key wrap with padding (RFC 5649, "KWP") unwrapping of `wrapped` under the 32-byte `kek`.
+pub fn kwp_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<SecretBytes, CryptoError> {
+    let kek = AesKek::new(&AES_256, kek).map_err(|_| CryptoError)?;
+    let mut out = Zeroizing::new(vec![0u8; wrapped.len()]);
+    let len = kek.unwrap_with_padding(wrapped, &mut out).map_err(|_| CryptoError)?.len();
     out.truncate(len);
     Ok(SecretBytes::new(out.to_vec()))
 }
