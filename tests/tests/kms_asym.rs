@@ -299,6 +299,8 @@ async fn import_key_material() {
     // Different material is refused; the same material restores the key and its ciphertexts.
     let (spki, token) = params(&kms, &id, AlgorithmSpec::RsaAesKeyWrapSha256, 3 * 86_400).await;
     assert_eq!(any_code(kms.import_key_material().key_id(&id).import_token(token.clone()).encrypted_key_material(Blob::new(wrap(&spki, &AlgorithmSpec::RsaAesKeyWrapSha256, &[0x22; 32]))).expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire).send().await), "IncorrectKeyMaterialException");
+    // One material per imported key: a second, new material is not supported.
+    assert_eq!(any_code(kms.import_key_material().key_id(&id).import_token(token.clone()).encrypted_key_material(Blob::new(wrap(&spki, &AlgorithmSpec::RsaAesKeyWrapSha256, &[0x22; 32]))).import_type(aws_sdk_kms::types::ImportType::NewKeyMaterial).expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire).send().await), "UnsupportedOperationException");
     let again = kms.import_key_material().key_id(&id).import_token(token).encrypted_key_material(Blob::new(wrap(&spki, &AlgorithmSpec::RsaAesKeyWrapSha256, &material))).expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire).send().await.unwrap();
     assert_eq!(again.key_material_id.as_deref(), Some(material_id.as_str()));
     assert_eq!(kms.decrypt().ciphertext_blob(ct.clone()).send().await.unwrap().plaintext.unwrap().as_ref(), b"byok");

@@ -198,7 +198,14 @@ impl Kms {
             .map_err(|_| KmsError::InvalidCiphertext)?;
         fits(&e, material.expose())?;
         let fingerprint = hex(&self.root.fingerprint(&format!("kms-import:{}", e.rec.key_id), material.expose()));
-        if let Some(previous) = e.rec.import.as_ref().and_then(|i| i.fingerprint.as_ref())
+        let previous = e.rec.import.as_ref().and_then(|i| i.fingerprint.as_ref());
+        if previous.is_some() && req.import_type.as_deref() == Some("NEW_KEY_MATERIAL") {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{} already has key material; Coffer keeps one key material per imported key, so only EXISTING_KEY_MATERIAL can be imported.",
+                e.arn
+            )));
+        }
+        if let Some(previous) = previous
             && !coffer_crypto::digest::ct_eq(previous.as_bytes(), fingerprint.as_bytes())
         {
             return Err(KmsError::IncorrectKeyMaterial(
