@@ -467,6 +467,27 @@ def test_import_rsa_private_key_with_rsa_aes_key_wrap(dev_kms, wrapping_spec):
            algorithm="RSA_AES_KEY_WRAP_SHA_256")
 
 
+def test_imported_rsa_key_decrypts_ciphertexts_made_elsewhere(dev_kms):
+    """An RSA key pair that lived elsewhere first: ciphertexts made with its public key before
+    the import (by `cryptography`, OAEP SHA-256 and SHA-1) decrypt in Coffer afterwards, and
+    Coffer's ciphertexts decrypt with the original private key."""
+    kms = dev_kms
+    private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    earlier = {
+        sha: private.public_key().encrypt(
+            b"made before the import " + sha.encode(),
+            padding.OAEP(mgf=padding.MGF1(h()), algorithm=h(), label=None))
+        for sha, h in (("SHA_256", hashes.SHA256), ("SHA_1", hashes.SHA1))
+    }
+    key_id = kms.create_key(KeySpec="RSA_3072", KeyUsage="ENCRYPT_DECRYPT", Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+    import_material(kms, key_id, pkcs8(private), "RSA_AES_KEY_WRAP_SHA_256")
+    for sha, ct in earlier.items():
+        out = kms.decrypt(KeyId=key_id, CiphertextBlob=ct, EncryptionAlgorithm=f"RSAES_OAEP_{sha}")
+        assert out["Plaintext"] == b"made before the import " + sha.encode()
+    ours = kms.encrypt(KeyId=key_id, Plaintext=b"from coffer", EncryptionAlgorithm="RSAES_OAEP_SHA_256")["CiphertextBlob"]
+    assert private.decrypt(ours, padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)) == b"from coffer"
+
+
 def test_import_ecc_private_key_with_rsa_aes_key_wrap_sha1(dev_kms):
     kms = dev_kms
     private = ec.generate_private_key(ec.SECP256R1())
