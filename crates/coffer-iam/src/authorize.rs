@@ -25,6 +25,7 @@ impl Iam {
             identity: &identity,
             session_policy: session.as_deref(),
             extra_allow: false,
+            identity_suffices: false,
         };
         decide(&access).map_err(|d| IamError::AccessDenied(d.message(&caller.principal.arn, action, resource)))
     }

@@ -123,6 +123,7 @@ impl Iam {
             identity: &identity,
             session_policy: session.as_deref(),
             extra_allow: false,
+            identity_suffices: false,
         };
         decide(&access).map_err(|d| IamError::AccessDenied(d.message(&caller.principal.arn, action, &role_arn_s)))?;
         // Duration: 900 s up to the role's maximum (1 hour when chaining from a role session).

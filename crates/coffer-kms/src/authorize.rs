@@ -157,6 +157,7 @@ impl Kms {
             identity: &identity,
             session_policy: session.as_deref(),
             extra_allow: by_grant,
+            identity_suffices: false,
         };
         decide(&access).map_err(|d| KmsError::AccessDenied(d.message(&caller.principal.arn, &action, &key.arn)))
     }
@@ -175,6 +176,7 @@ impl Kms {
             identity: &identity,
             session_policy: session.as_deref(),
             extra_allow: false,
+            identity_suffices: false,
         };
         decide(&access).map_err(|d| KmsError::AccessDenied(d.message(&caller.principal.arn, &action, resource)))
     }
@@ -200,6 +202,7 @@ impl Kms {
             identity: &identity,
             session_policy: session.as_deref(),
             extra_allow: false,
+            identity_suffices: false,
         };
         decide(&access).is_ok()
     }

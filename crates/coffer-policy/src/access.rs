@@ -73,6 +73,11 @@ pub struct Access<'a> {
     pub session_policy: Option<&'a PolicyDocument>,
     /// An allow from outside policies (a KMS grant), subject only to explicit denies.
     pub extra_allow: bool,
+    /// Within the resource's account, whether an identity-policy allow suffices when the
+    /// resource policy is silent: true for S3 bucket policies (as for most AWS resources);
+    /// false for KMS key policies and role trust policies, which must allow themselves —
+    /// naming the principal, or naming its account and so delegating to identity policies.
+    pub identity_suffices: bool,
 }
 
 /// AWS's decision for one request.
@@ -105,11 +110,11 @@ pub fn decide(a: &Access<'_>) -> Result<(), Denial> {
         None => Err(Denial::NoResourceAllow),
         Some(ResourceDecision { allow_direct, allow_account, .. }) => {
             let allowed = if same_account {
-                allow_direct || (allow_account && id_allows)
+                allow_direct || ((allow_account || a.identity_suffices) && id_allows)
             } else {
                 (allow_direct || allow_account) && id_allows
             };
-            match (allowed, allow_direct || allow_account) {
+            match (allowed, allow_direct || allow_account || (same_account && a.identity_suffices)) {
                 (true, _) => Ok(()),
                 (false, true) => Err(Denial::NoIdentityAllow),
                 (false, false) => Err(Denial::NoResourceAllow),
@@ -179,18 +184,68 @@ mod tests {
         let root = Principal::root("111111111111");
         let ctx = Context::new();
         let req = EvalRequest { principal: &root, action: "iam:CreateUser", resource: "*", context: &ctx };
-        let a = Access { request: req, resource_policy: None, resource_account: "111111111111", identity: &[], session_policy: None, extra_allow: false };
+        let a = Access { request: req, resource_policy: None, resource_account: "111111111111", identity: &[], session_policy: None, extra_allow: false, identity_suffices: false };
         assert_eq!(decide(&a), Ok(()));
         let b = Access { resource_account: "222222222222", ..a };
         assert_eq!(decide(&b), Err(Denial::NoResourceAllow));
         let u = user("111111111111", "bob");
         let req = EvalRequest { principal: &u, action: "iam:CreateUser", resource: "*", context: &ctx };
-        let c = Access { request: req, resource_policy: None, resource_account: "111111111111", identity: &[], session_policy: None, extra_allow: false };
+        let c = Access { request: req, resource_policy: None, resource_account: "111111111111", identity: &[], session_policy: None, extra_allow: false, identity_suffices: false };
         assert_eq!(decide(&c), Err(Denial::NoIdentityAllow));
         let doc = PolicyDocument::parse(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#, PolicyKind::Identity).unwrap();
         let docs = [Arc::new(doc)];
         let d = Access { identity: &docs, ..c };
-        // (with the placeholder evaluator this is NotApplicable; the real one allows)
-        let _ = decide(&d);
+        assert_eq!(decide(&d), Ok(()));
+    }
+
+    /// Bucket-policy combining (identity_suffices) against key-policy combining, same account and
+    /// cross-account, for a user with and without an identity allow.
+    #[test]
+    fn resource_policy_roles() {
+        let ctx = Context::new();
+        let bob = user("111111111111", "bob");
+        let allow_all = [Arc::new(
+            PolicyDocument::parse(r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#, PolicyKind::Identity).unwrap(),
+        )];
+        let silent = PolicyDocument::parse(
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"*","Resource":"*"}}"#,
+            PolicyKind::Resource,
+        )
+        .unwrap();
+        let names_bob = PolicyDocument::parse(
+            r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:user/bob"},"Action":"*","Resource":"*"}}"#,
+            PolicyKind::Resource,
+        )
+        .unwrap();
+        let denies = PolicyDocument::parse(
+            r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}}"#,
+            PolicyKind::Resource,
+        )
+        .unwrap();
+        let req = EvalRequest { principal: &bob, action: "s3:GetObject", resource: "arn:aws:s3:::b/k", context: &ctx };
+        let case = |policy: &PolicyDocument, account: &str, identity: bool, suffices: bool| {
+            decide(&Access {
+                request: EvalRequest { ..req },
+                resource_policy: Some(policy),
+                resource_account: account,
+                identity: if identity { &allow_all } else { &[] },
+                session_policy: None,
+                extra_allow: false,
+                identity_suffices: suffices,
+            })
+        };
+        // Same account, resource policy silent: S3 allows on identity alone; KMS does not.
+        assert_eq!(case(&silent, "111111111111", true, true), Ok(()));
+        assert_eq!(case(&silent, "111111111111", true, false), Err(Denial::NoResourceAllow));
+        assert_eq!(case(&silent, "111111111111", false, true), Err(Denial::NoIdentityAllow));
+        // Naming the user suffices in its own account, either way.
+        assert_eq!(case(&names_bob, "111111111111", false, true), Ok(()));
+        assert_eq!(case(&names_bob, "111111111111", false, false), Ok(()));
+        // Cross-account needs both, either way.
+        assert_eq!(case(&silent, "222222222222", true, true), Err(Denial::NoResourceAllow));
+        assert_eq!(case(&names_bob, "222222222222", false, true), Err(Denial::NoIdentityAllow));
+        assert_eq!(case(&names_bob, "222222222222", true, true), Ok(()));
+        // An explicit deny wins.
+        assert_eq!(case(&denies, "111111111111", true, true), Err(Denial::ExplicitResource));
     }
 }

@@ -121,6 +121,7 @@ impl Ssm {
             identity: &identity,
             session_policy: session.as_deref(),
             extra_allow: false,
+            identity_suffices: false,
         };
         decide(&access).map_err(|d| SsmError::AccessDenied(d.message(&caller.principal.arn, &action, resource)))
     }
