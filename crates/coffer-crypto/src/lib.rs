@@ -10,11 +10,15 @@
 //! - [`blob`]: the KMS ciphertext blob.
 //! - [`digest`]: SHA-256, HMAC-SHA-256, hex, constant-time comparison.
 //! - [`random`]: random bytes and identifiers.
+//! - [`object`]: the encrypted S3 object segment (server-side encryption at rest).
+//! - [`checksum`]: S3 integrity checksums (CRC32, CRC32C, CRC64NVME, SHA-1, SHA-256) and MD5.
 #![forbid(unsafe_code)]
 
 pub mod asym;
 pub mod blob;
+pub mod checksum;
 pub mod digest;
+pub mod object;
 pub mod random;
 pub mod root;
 pub mod wrap;

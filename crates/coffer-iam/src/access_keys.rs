@@ -58,7 +58,7 @@ impl Iam {
         let mut batch = vec![Write::put(tables::ACCESS_KEYS, &rec.access_key_id, "", encode(&rec), Expect::Absent)];
         if let Some(u) = user {
             let e = self.user(account, u)?;
-            batch.push(Write::check(tables::USERS, account, &fold(u), Expect::Version(e.version)));
+            batch.push(Write::check(tables::USERS, account, fold(u), Expect::Version(e.version)));
         }
         self.commit(batch, |_| IamError::Conflict("The user changed while the key was created; retry.".into())).await?;
         {

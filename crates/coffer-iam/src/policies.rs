@@ -174,7 +174,7 @@ impl Iam {
         };
         let n = name.to_string();
         let v = self
-            .commit(vec![Write::put(tables::POLICIES, &account, &fold(name), encode(&rec), Expect::Absent)], |_| {
+            .commit(vec![Write::put(tables::POLICIES, &account, fold(name), encode(&rec), Expect::Absent)], |_| {
                 IamError::EntityAlreadyExists(format!("A policy called {n} already exists. Duplicate names are not allowed."))
             })
             .await?;
@@ -240,7 +240,7 @@ impl Iam {
             return Err(IamError::DeleteConflict("Cannot delete a policy attached to entities.".into()));
         }
         let (account, name) = (e.rec.account.clone(), e.rec.policy_name.clone());
-        self.commit(vec![Write::delete(tables::POLICIES, &account, &fold(&name), Expect::Version(e.version))], |_| {
+        self.commit(vec![Write::delete(tables::POLICIES, &account, fold(&name), Expect::Version(e.version))], |_| {
             IamError::DeleteConflict("The policy changed or was attached while being deleted; retry.".into())
         })
         .await?;
@@ -440,7 +440,7 @@ impl Iam {
             match e {
                 Some(e) if e.rec.account == "aws" => {}
                 Some(e) if e.rec.account == account => {
-                    extra.push(Write::check(tables::POLICIES, account, &fold(&e.rec.policy_name), Expect::Exists));
+                    extra.push(Write::check(tables::POLICIES, account, fold(&e.rec.policy_name), Expect::Exists));
                 }
                 _ => return Err(no_such_policy(&policy)),
             }

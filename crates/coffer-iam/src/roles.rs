@@ -53,7 +53,7 @@ impl Iam {
         for _ in 0..8 {
             let cur = self.role(account, name)?;
             let rec = change(&cur.rec)?;
-            let mut batch = vec![Write::put(tables::ROLES, account, &fold(name), encode(&rec), Expect::Version(cur.version))];
+            let mut batch = vec![Write::put(tables::ROLES, account, fold(name), encode(&rec), Expect::Version(cur.version))];
             batch.extend(extra(&rec));
             match self.store.write(batch).await {
                 Ok(v) => {
@@ -120,7 +120,7 @@ impl Iam {
         };
         let n = name.to_string();
         let v = self
-            .commit(vec![Write::put(tables::ROLES, &account, &fold(name), encode(&rec), Expect::Absent)], |_| {
+            .commit(vec![Write::put(tables::ROLES, &account, fold(name), encode(&rec), Expect::Absent)], |_| {
                 IamError::EntityAlreadyExists(format!("Role with name {n} already exists."))
             })
             .await?;
@@ -183,7 +183,7 @@ impl Iam {
         if !r.rec.attached.is_empty() {
             return Err(IamError::DeleteConflict("Cannot delete entity, must detach all policies first.".into()));
         }
-        self.commit(vec![Write::delete(tables::ROLES, account, &fold(name), Expect::Version(r.version))], |_| {
+        self.commit(vec![Write::delete(tables::ROLES, account, fold(name), Expect::Version(r.version))], |_| {
             IamError::Conflict(format!("Role {name} changed while being deleted; retry."))
         })
         .await?;

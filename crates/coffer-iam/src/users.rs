@@ -83,7 +83,7 @@ impl Iam {
         for _ in 0..8 {
             let cur = self.user(account, name)?;
             let rec = change(&cur.rec)?;
-            let mut batch = vec![Write::put(tables::USERS, account, &fold(name), encode(&rec), Expect::Version(cur.version))];
+            let mut batch = vec![Write::put(tables::USERS, account, fold(name), encode(&rec), Expect::Version(cur.version))];
             batch.extend(extra(&rec));
             match self.store.write(batch).await {
                 Ok(v) => {
@@ -152,7 +152,7 @@ impl Iam {
         };
         let n = name.to_string();
         let v = self
-            .commit(vec![Write::put(tables::USERS, &account, &fold(name), encode(&rec), Expect::Absent)], |_| {
+            .commit(vec![Write::put(tables::USERS, &account, fold(name), encode(&rec), Expect::Absent)], |_| {
                 IamError::EntityAlreadyExists(format!("User with name {n} already exists."))
             })
             .await?;
@@ -234,7 +234,7 @@ impl Iam {
         if !u.rec.attached.is_empty() {
             return Err(IamError::DeleteConflict("Cannot delete entity, must detach all policies first.".into()));
         }
-        self.commit(vec![Write::delete(tables::USERS, account, &fold(name), Expect::Version(u.version))], |_| {
+        self.commit(vec![Write::delete(tables::USERS, account, fold(name), Expect::Version(u.version))], |_| {
             IamError::Conflict(format!("User {name} changed while being deleted; retry."))
         })
         .await?;

@@ -36,3 +36,8 @@ pub use access::{Access, Denial, Identities, decide, global_context};
 pub use context::{Caller, Principal, PrincipalKind};
 pub use document::{PolicyDocument, PolicyError, PolicyKind};
 pub use eval::{Context, Decision, EvalRequest, ResourceDecision, evaluate_identity, evaluate_resource};
+
+/// Whether an ARN pattern (`*` and `?` within segments, as in `ArnLike`) matches `arn`.
+pub fn arn_like(pattern: &str, arn: &str) -> bool {
+    matching::arn_match(matching::Wild::new(pattern), arn)
+}

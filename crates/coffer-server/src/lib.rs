@@ -15,6 +15,8 @@ mod iam;
 mod kms;
 pub mod protocol;
 mod route;
+pub mod s3;
+pub mod s3chunked;
 pub mod sigv4;
 mod ssm;
 
@@ -22,6 +24,7 @@ use std::sync::Arc;
 
 use coffer_iam::Iam;
 use coffer_kms::Kms;
+use coffer_s3::S3;
 use coffer_ssm::Ssm;
 
 pub use http::{ServeOptions, serve};
@@ -50,6 +53,9 @@ pub struct App {
     pub kms: Arc<Kms>,
     pub iam: Arc<Iam>,
     pub ssm: Arc<Ssm>,
+    pub s3: Arc<S3>,
+    /// Domains under which `<bucket>.<domain>` hosts address buckets (virtual-hosted style).
+    pub s3_domains: Vec<String>,
     /// `--dev`: any credentials are accepted (signatures are parsed, secrets not checked).
     pub dev: bool,
     /// Whether `/_coffer/dev/clock` may move the service clock (dev and tests only).
@@ -60,15 +66,18 @@ pub struct App {
 }
 
 impl App {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         kms: Arc<Kms>,
         iam: Arc<Iam>,
         ssm: Arc<Ssm>,
+        s3: Arc<S3>,
+        s3_domains: Vec<String>,
         dev: bool,
         clock_control: bool,
         limits: Limits,
         store_kind: &'static str,
     ) -> App {
-        App { kms, iam, ssm, dev, clock_control, limits, store_kind, signing_keys: Default::default() }
+        App { kms, iam, ssm, s3, s3_domains, dev, clock_control, limits, store_kind, signing_keys: Default::default() }
     }
 }

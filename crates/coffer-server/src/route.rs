@@ -122,10 +122,19 @@ fn operation(parts: &Parts, form: Option<&[(String, String)]>) -> String {
     form.and_then(|f| f.iter().find(|(k, _)| k == "Action").map(|(_, v)| v.clone())).unwrap_or_default()
 }
 
-pub async fn handle(app: Arc<App>, conn: ConnInfo, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// One request: S3 requests stream; every other protocol is buffered.
+pub async fn handle(app: Arc<App>, conn: ConnInfo, req: Request<Incoming>) -> Response<crate::s3::ResponseBody> {
+    let (parts, body) = req.into_parts();
+    if !parts.uri.path().starts_with("/_coffer/") && crate::s3::looks_like_s3(&parts) {
+        let request_id = coffer_crypto::random::uuid_v4();
+        return crate::s3::handle(app, conn, parts, body, request_id, Instant::now()).await;
+    }
+    handle_buffered(app, conn, parts, body).await.map(|b| b.map_err(|never| match never {}).boxed())
+}
+
+async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Incoming) -> Response<Full<Bytes>> {
     let start = Instant::now();
     let request_id = coffer_crypto::random::uuid_v4();
-    let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     if path == "/_coffer/health" || path.starts_with("/_coffer/dev/") {
         return internal(&app, &parts, &request_id).await;
@@ -162,7 +171,7 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, req: Request<Incoming>) -> Re
         protocol.error(&e, &request_id)
     };
 
-    let (sr, principal) = match authenticate(&app, &parts, &body) {
+    let (sr, principal) = match authenticate_buffered(&app, &parts, &body) {
         Ok(x) => x,
         Err(e) => return fail(protocol.auth_error(&e), "", "", protocol),
     };
@@ -259,21 +268,35 @@ fn valid_region(r: &str) -> bool {
     !r.is_empty() && r.len() <= 32 && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// Verifies the request's SigV4 signature and returns who signed it.
-fn authenticate(app: &App, parts: &Parts, body: &[u8]) -> Result<(SignedRequest, Principal), AuthError> {
-    let raw_query = parts.uri.query().unwrap_or("");
-    let sr = sigv4::parse_request(&parts.headers, raw_query)?;
-    if !valid_region(&sr.region) {
-        return Err(AuthError::Incomplete(format!("Credential scope region '{}' is not valid.", sr.region)));
-    }
-    sigv4::check_time(&sr, Timestamp::wall())?;
-    // The body is always covered: a claimed hash must be the body's.
+/// Verifies the SigV4 signature of a buffered request (JSON and query protocols) and returns
+/// who signed it. The body is always covered: a claimed hash must be the body's.
+fn authenticate_buffered(app: &App, parts: &Parts, body: &[u8]) -> Result<(SignedRequest, Principal), AuthError> {
+    let sr = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or(""))?;
     let body_hash = hex(&sha256(body));
     if let Some(claimed) = parts.headers.get("x-amz-content-sha256")
         && !ct_eq(claimed.as_bytes(), body_hash.as_bytes())
     {
         return Err(AuthError::BadSignature);
     }
+    authenticate(app, parts, sr, &body_hash).map(|a| (a.request, a.principal))
+}
+
+/// Who signed a request, and (for a verified signature) the signing key, which streaming S3
+/// bodies need to check each chunk's signature.
+pub(crate) struct Authenticated {
+    pub request: SignedRequest,
+    pub principal: Principal,
+    pub key: Option<coffer_crypto::digest::HmacKey>,
+}
+
+/// Verifies a parsed SigV4 request whose payload is represented by `payload_hash` (the body's
+/// hash, or S3's `UNSIGNED-PAYLOAD` / `STREAMING-...` markers).
+pub(crate) fn authenticate(app: &App, parts: &Parts, sr: SignedRequest, payload_hash: &str) -> Result<Authenticated, AuthError> {
+    let raw_query = parts.uri.query().unwrap_or("");
+    if !valid_region(&sr.region) {
+        return Err(AuthError::Incomplete(format!("Credential scope region '{}' is not valid.", sr.region)));
+    }
+    sigv4::check_time(&sr, Timestamp::wall())?;
     let cred = app.iam.credential(&sr.access_key_id);
     if app.dev && cred.is_none() {
         // --dev: unknown credentials are the root of the account they name (or the default).
@@ -282,7 +305,8 @@ fn authenticate(app: &App, parts: &Parts, body: &[u8]) -> Result<(SignedRequest,
         } else {
             DEV_ACCOUNT
         };
-        return Ok((sr.clone(), Principal::root(account)));
+        let principal = Principal::root(account);
+        return Ok(Authenticated { request: sr, principal, key: None });
     }
     let cred = cred.filter(|c| c.active).ok_or(AuthError::UnknownAccessKey)?;
     match (&cred.session, &sr.session_token) {
@@ -307,13 +331,13 @@ fn authenticate(app: &App, parts: &Parts, body: &[u8]) -> Result<(SignedRequest,
         headers: &parts.headers,
         authority,
         signed_headers: &sr.signed_headers,
-        payload_hash: &body_hash,
+        payload_hash,
         presigned: sr.expires.is_some(),
     })?;
     if !sigv4::signature_matches(&sr, &key, &creq) {
         return Err(AuthError::BadSignature);
     }
-    Ok((sr, cred.principal.clone()))
+    Ok(Authenticated { request: sr, principal: cred.principal.clone(), key: Some(key) })
 }
 
 /// `POST /_coffer/admin/accounts` (JSON `{"AccountId": "..."}` optional): creates an account and

@@ -60,6 +60,16 @@ pub mod tables {
     pub const SSM_VERSIONS: Table = Table::new("ssm.versions");
     /// KMS grants: pk = key id, sk = grant id.
     pub const KMS_GRANTS: Table = Table::new("kms.grants");
+    /// S3 buckets: pk = bucket name (global, as in AWS).
+    pub const S3_BUCKETS: Table = Table::new("s3.buckets");
+    /// S3 objects: pk = bucket id (one per bucket incarnation), sk = object key.
+    pub const S3_OBJECTS: Table = Table::new("s3.objects");
+    /// S3 multipart uploads: pk = bucket id, sk = upload id.
+    pub const S3_UPLOADS: Table = Table::new("s3.uploads");
+    /// S3 uploaded parts: pk = upload id, sk = zero-padded part number.
+    pub const S3_PARTS: Table = Table::new("s3.parts");
+    /// S3 object data files no longer referenced, to delete: pk = bucket id, sk = segment id.
+    pub const S3_GARBAGE: Table = Table::new("s3.garbage");
 }
 
 /// One stored item.

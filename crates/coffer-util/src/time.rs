@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct Timestamp(pub i64);
 
 pub const MILLIS_PER_DAY: i64 = 86_400_000;
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 impl Timestamp {
     pub fn wall() -> Timestamp {
@@ -70,6 +71,58 @@ impl Timestamp {
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
             c.year, c.month, c.day, c.hour, c.minute, c.second, c.millis
         )
+    }
+    /// `Sun, 29 Nov 2026 02:45:01 GMT`, the HTTP date form (RFC 7231 IMF-fixdate).
+    pub fn http_date(self) -> String {
+        let c = self.civil();
+        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][self.secs().div_euclid(86_400).rem_euclid(7) as usize];
+        format!(
+            "{weekday}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+            c.day,
+            MONTHS[(c.month - 1) as usize],
+            c.year,
+            c.hour,
+            c.minute,
+            c.second
+        )
+    }
+    /// Parses the three HTTP date forms: IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), RFC 850
+    /// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`).
+    pub fn parse_http_date(s: &str) -> Option<Timestamp> {
+        let s = s.trim();
+        let month = |m: &str| MONTHS.iter().position(|x| x.eq_ignore_ascii_case(m)).map(|i| i as u32 + 1);
+        let hms = |t: &str| -> Option<i64> {
+            let mut p = t.split(':');
+            let (h, mi, se): (i64, i64, i64) = (p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?);
+            (p.next().is_none() && h < 24 && mi < 60 && se <= 60).then_some(h * 3600 + mi * 60 + se)
+        };
+        let (y, mo, d, secs) = if let Some((_, rest)) = s.split_once(", ") {
+            let parts: Vec<&str> = rest.split_whitespace().collect();
+            if parts.len() == 5 && parts[4] == "GMT" {
+                // IMF-fixdate
+                (parts[2].parse::<i64>().ok()?, month(parts[1])?, parts[0].parse::<u32>().ok()?, hms(parts[3])?)
+            } else if parts.len() == 3 && parts[2] == "GMT" {
+                // RFC 850: 06-Nov-94
+                let mut dp = parts[0].split('-');
+                let d: u32 = dp.next()?.parse().ok()?;
+                let m = month(dp.next()?)?;
+                let yy: i64 = dp.next()?.parse().ok()?;
+                let y = if yy < 100 { if yy < 70 { 2000 + yy } else { 1900 + yy } } else { yy };
+                (y, m, d, hms(parts[1])?)
+            } else {
+                return None;
+            }
+        } else {
+            let parts: Vec<&str> = s.split_whitespace().collect();
+            if parts.len() != 5 {
+                return None;
+            }
+            (parts[4].parse::<i64>().ok()?, month(parts[1])?, parts[2].parse::<u32>().ok()?, hms(parts[3])?)
+        };
+        if !(1..=31).contains(&d) {
+            return None;
+        }
+        Some(Timestamp::from_secs(days_from_civil(y, mo, d) * 86_400 + secs))
     }
     /// Parses `YYYYMMDDTHHMMSSZ`.
     pub fn parse_amz_date(s: &str) -> Option<Timestamp> {
@@ -202,6 +255,17 @@ impl Clock {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn http_dates() {
+        let t = Timestamp::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(t.http_date(), "Sun, 06 Nov 1994 08:49:37 GMT");
+        for s in ["Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            assert_eq!(Timestamp::parse_http_date(s), Some(t), "{s}");
+        }
+        assert_eq!(Timestamp::parse_http_date("yesterday"), None);
+        assert_eq!(Timestamp::from_secs(0).http_date(), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
     use super::*;
 
     #[test]

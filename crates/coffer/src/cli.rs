@@ -128,6 +128,20 @@ pub struct ServeArgs {
     #[arg(long, env = "COFFER_SSM_MAX_ADVANCED", value_name = "N")]
     pub ssm_max_advanced: Option<usize>,
 
+    /// S3: domains for virtual-hosted-style requests (`<bucket>.<domain>`), comma-separated
+    /// [default: s3.localhost,localhost].
+    #[arg(long, env = "COFFER_S3_DOMAINS", value_name = "DOMAINS", value_delimiter = ',')]
+    pub s3_domains: Option<Vec<String>>,
+
+    /// S3: accept SSE-C (customer-provided keys) over plain HTTP. AWS refuses it, since the key
+    /// travels with each request; --dev allows it.
+    #[arg(long, env = "COFFER_S3_ALLOW_SSE_C_OVER_HTTP")]
+    pub s3_allow_sse_c_over_http: bool,
+
+    /// Benchmarks only: store S3 object data unencrypted, to measure what encryption costs.
+    #[arg(long, hide = true, env = "COFFER_UNSAFE_S3_NO_ENCRYPTION")]
+    pub unsafe_s3_no_encryption: bool,
+
     /// Development mode: in-memory store (nothing is written to disk), any SigV4 credentials are
     /// accepted without checking the secret; the account is 123456789012 unless the access key
     /// id is itself 12 digits. Enables POST /_coffer/dev/clock?advance=<seconds>.

@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub jobs_interval: Option<u64>,
     pub ssm_max_standard: Option<usize>,
     pub ssm_max_advanced: Option<usize>,
+    pub s3_domains: Option<Vec<String>>,
+    pub s3_allow_sse_c_over_http: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +56,9 @@ pub struct Config {
     pub jobs_interval: Duration,
     pub ssm_max_standard: usize,
     pub ssm_max_advanced: usize,
+    pub s3_domains: Vec<String>,
+    pub s3_allow_sse_c_over_http: bool,
+    pub s3_encrypt: bool,
     pub dev: bool,
     pub clock_control: bool,
 }
@@ -127,6 +132,16 @@ impl Config {
             jobs_interval: Duration::from_secs(jobs),
             ssm_max_standard: args.ssm_max_standard.or(file.ssm_max_standard).unwrap_or(10_000),
             ssm_max_advanced: args.ssm_max_advanced.or(file.ssm_max_advanced).unwrap_or(100_000),
+            s3_domains: args
+                .s3_domains
+                .or(file.s3_domains)
+                .unwrap_or_else(|| vec!["s3.localhost".into(), "localhost".into()])
+                .into_iter()
+                .map(|d| d.trim().trim_start_matches('.').to_ascii_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
+            s3_allow_sse_c_over_http: args.dev || args.s3_allow_sse_c_over_http || file.s3_allow_sse_c_over_http.unwrap_or(false),
+            s3_encrypt: !args.unsafe_s3_no_encryption,
             dev: args.dev,
             clock_control: args.dev || args.unsafe_test_clock,
         })

@@ -145,3 +145,29 @@ pub fn open_store(dir: &DataDir, db_path: &Path) -> Result<(Arc<SqliteStore>, Ro
     }
     Ok((Arc::new(store), root, fresh))
 }
+
+/// A private (0700) temporary directory, removed when dropped: `--dev` object data.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(prefix: &str) -> Result<TempDir, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        let name = format!("{prefix}-{}-{}", std::process::id(), coffer_crypto::digest::hex(&coffer_crypto::random::bytes::<8>()));
+        let path = std::env::temp_dir().join(name);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(|e| format!("cannot create temporary directory {}: {e}", path.display()))?;
+        Ok(TempDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -14,6 +14,7 @@ use clap::Parser;
 use coffer_crypto::RootKey;
 use coffer_iam::Iam;
 use coffer_kms::{Kms, KmsConfig};
+use coffer_s3::{S3, S3Config};
 use coffer_ssm::{Ssm, SsmConfig};
 use coffer_server::{App, Limits, ServeOptions};
 use coffer_store::{SqliteStore, Store};
@@ -129,6 +130,29 @@ async fn serve(cfg: Config) -> Result<(), String> {
             .map_err(|e| e.to_string())?,
     );
 
+    // Object data: under the data dir, or (--dev) a private temporary directory removed at exit.
+    let (objects_dir, _dev_objects) = if cfg.dev {
+        let d = datadir::TempDir::new("coffer-dev-objects")?;
+        (d.path().to_path_buf(), Some(d))
+    } else {
+        (cfg.data_dir.join("objects"), None)
+    };
+    let s3 = Arc::new(
+        S3::load(
+            store.clone(),
+            kms.clone(),
+            iam.clone(),
+            root.clone(),
+            clock.clone(),
+            S3Config { data_root: objects_dir, allow_ssec_over_http: cfg.s3_allow_sse_c_over_http, encrypt: cfg.s3_encrypt },
+        )
+        .await
+        .map_err(|e| e.to_string())?,
+    );
+    if !cfg.s3_encrypt {
+        tracing::warn!("S3 object data is stored UNENCRYPTED (--unsafe-s3-no-encryption): for benchmarks only");
+    }
+
     let (tls, cert_path) = match &cfg.tls {
         TlsChoice::None => (None, None),
         TlsChoice::Files { cert, key } => (Some(tls::from_files(cert, key)?), None),
@@ -144,6 +168,8 @@ async fn serve(cfg: Config) -> Result<(), String> {
         kms.clone(),
         iam.clone(),
         ssm.clone(),
+        s3.clone(),
+        cfg.s3_domains.clone(),
         cfg.dev,
         cfg.clock_control,
         Limits { max_json_body: cfg.max_body_bytes },
@@ -155,6 +181,7 @@ async fn serve(cfg: Config) -> Result<(), String> {
     let jobs_kms = kms.clone();
     let jobs_iam = iam.clone();
     let jobs_ssm = ssm.clone();
+    let jobs_s3 = s3.clone();
     let interval = cfg.jobs_interval;
     let jobs = tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
@@ -164,6 +191,7 @@ async fn serve(cfg: Config) -> Result<(), String> {
             jobs_kms.run_jobs().await;
             jobs_iam.run_jobs().await;
             jobs_ssm.run_jobs().await;
+            jobs_s3.run_jobs().await;
         }
     });
 

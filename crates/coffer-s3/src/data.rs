@@ -1,0 +1,305 @@
+//! Object data files: one per segment, under `<data_root>/<bucket id>/<2 hex>/<segment id>`.
+//!
+//! A segment is written to `<data_root>/<bucket id>/tmp/`, fsynced, renamed into place and the
+//! directory fsynced — all before the object record that names it is committed, so a record
+//! never names a missing or partial file. Temporary files left by a crash are removed at start;
+//! files a commit made unreachable are recorded in `s3.garbage` by that same commit and deleted
+//! afterwards (here, or by the job loop after a crash).
+
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use coffer_crypto::digest::hex;
+use coffer_crypto::object::{ObjectKey, SegmentLayout, SegmentReader, SegmentWriter};
+use coffer_store::{Expect, Write, tables};
+
+use crate::{S3, S3Error};
+
+/// Chunk size of new segments: 64 KiB.
+pub(crate) const CHUNK_LOG2: u8 = 16;
+/// Ciphertext is written in batches of this size.
+const FLUSH: usize = 1 << 20;
+const HEADER_LEN: usize = 24;
+const TAG_LEN: u64 = 16;
+/// Chunks read and decrypted per blocking task.
+const BATCH_CHUNKS: u64 = 16;
+
+fn io(what: &str, e: std::io::Error) -> S3Error {
+    S3Error::Internal(format!("{what}: {e}"))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, S3Error> + Send + 'static) -> Result<T, S3Error> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| S3Error::Internal(format!("blocking task: {e}")))?
+}
+
+pub(crate) fn segment_path(root: &Path, bucket_id: &str, segment: &str) -> PathBuf {
+    root.join(bucket_id).join(&segment[..2.min(segment.len())]).join(segment)
+}
+
+/// Creates the data root and removes temporary files of interrupted writes.
+pub(crate) async fn prepare(root: &Path) -> Result<(), S3Error> {
+    let root = root.to_path_buf();
+    blocking(move || {
+        fs::create_dir_all(&root).map_err(|e| io("creating the object data directory", e))?;
+        for entry in fs::read_dir(&root).map_err(|e| io("reading the object data directory", e))? {
+            let tmp = entry.map_err(|e| io("reading the object data directory", e))?.path().join("tmp");
+            if tmp.is_dir() {
+                for f in fs::read_dir(&tmp).map_err(|e| io("reading a temporary directory", e))?.flatten() {
+                    let _ = fs::remove_file(f.path());
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn create_bucket_dir(root: &Path, bucket_id: &str) -> Result<(), S3Error> {
+    let dir = root.join(bucket_id).join("tmp");
+    blocking(move || fs::create_dir_all(&dir).map_err(|e| io("creating a bucket directory", e))).await
+}
+
+pub(crate) async fn remove_bucket_dir(root: &Path, bucket_id: &str) {
+    let dir = root.join(bucket_id);
+    let _ = blocking(move || {
+        let _ = fs::remove_dir_all(&dir);
+        Ok(())
+    })
+    .await;
+}
+
+fn sync_dir(dir: &Path) -> Result<(), S3Error> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io("syncing a directory", e))
+}
+
+/// A segment being written. Dropping it without `finish` leaves a temporary file that the next
+/// start removes; call `abort` to remove it at once.
+pub(crate) struct SegmentSink {
+    file: Option<File>,
+    tmp: PathBuf,
+    dest: PathBuf,
+    writer: Option<SegmentWriter>,
+    out: Vec<u8>,
+    size: u64,
+}
+
+impl SegmentSink {
+    /// `key`: the object key (None: stored as sent, the benchmark-only plaintext mode).
+    pub(crate) async fn create(root: &Path, bucket_id: &str, segment: &[u8; 16], key: Option<&ObjectKey>) -> Result<SegmentSink, S3Error> {
+        let id = hex(segment);
+        let tmp = root.join(bucket_id).join("tmp").join(format!("{id}.tmp"));
+        let dest = segment_path(root, bucket_id, &id);
+        let mut out = Vec::with_capacity(FLUSH + (1 << CHUNK_LOG2) + 64);
+        let writer = key.map(|k| {
+            let (w, header) = SegmentWriter::new(k.segment(*segment), CHUNK_LOG2);
+            out.extend_from_slice(&header);
+            w
+        });
+        let t = tmp.clone();
+        let file = blocking(move || {
+            if let Some(dir) = t.parent() {
+                fs::create_dir_all(dir).map_err(|e| io("creating a temporary directory", e))?;
+            }
+            File::create(&t).map_err(|e| io("creating a data file", e))
+        })
+        .await?;
+        Ok(SegmentSink { file: Some(file), tmp, dest, writer, out, size: 0 })
+    }
+
+    pub(crate) async fn write(&mut self, data: &[u8]) -> Result<(), S3Error> {
+        self.size += data.len() as u64;
+        match &mut self.writer {
+            Some(w) => w.push(data, &mut self.out),
+            None => self.out.extend_from_slice(data),
+        }
+        if self.out.len() >= FLUSH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), S3Error> {
+        let mut file = self.file.take().ok_or_else(|| S3Error::Internal("data file already closed".into()))?;
+        let buf = std::mem::take(&mut self.out);
+        let (file, mut buf) = blocking(move || {
+            file.write_all(&buf).map_err(|e| io("writing a data file", e))?;
+            Ok((file, buf))
+        })
+        .await?;
+        buf.clear();
+        self.out = buf;
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Completes the file: last chunk, fsync, rename into place, directory fsync. Returns the
+    /// plaintext size.
+    pub(crate) async fn finish(mut self) -> Result<u64, S3Error> {
+        if let Some(w) = self.writer.take() {
+            w.finish(&mut self.out);
+        }
+        self.flush().await?;
+        let file = self.file.take().ok_or_else(|| S3Error::Internal("data file already closed".into()))?;
+        let (tmp, dest) = (self.tmp.clone(), self.dest.clone());
+        let result = blocking(move || {
+            file.sync_all().map_err(|e| io("syncing a data file", e))?;
+            drop(file);
+            let dir = dest.parent().expect("segment paths have a parent");
+            fs::create_dir_all(dir).map_err(|e| io("creating a data directory", e))?;
+            fs::rename(&tmp, &dest).map_err(|e| io("renaming a data file", e))?;
+            sync_dir(dir)
+        })
+        .await;
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        result.map(|()| self.size)
+    }
+
+    pub(crate) async fn abort(mut self) {
+        self.file.take();
+        let tmp = self.tmp.clone();
+        let _ = blocking(move || {
+            let _ = fs::remove_file(tmp);
+            Ok(())
+        })
+        .await;
+    }
+}
+
+/// Deletes the files of segments no record names any more.
+pub(crate) async fn delete_files(root: &Path, bucket_id: &str, segments: Vec<String>) {
+    if segments.is_empty() {
+        return;
+    }
+    let paths: Vec<PathBuf> = segments.iter().map(|s| segment_path(root, bucket_id, s)).collect();
+    let _ = blocking(move || {
+        for p in paths {
+            let _ = fs::remove_file(p);
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// An open segment, ready for range reads.
+pub(crate) struct SegmentFile {
+    file: Option<File>,
+    reader: Option<std::sync::Arc<SegmentReader>>,
+    layout: SegmentLayout,
+}
+
+impl SegmentFile {
+    /// Opens a segment of `size` plaintext bytes (reads and checks its header when encrypted).
+    pub(crate) async fn open(root: &Path, bucket_id: &str, segment: &str, size: u64, key: Option<&ObjectKey>) -> Result<SegmentFile, S3Error> {
+        let path = segment_path(root, bucket_id, segment);
+        let id: [u8; 16] = coffer_crypto::digest::unhex(segment)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| S3Error::Internal(format!("bad segment id {segment}")))?;
+        let layout = SegmentLayout { plaintext_len: size, chunk_size_log2: CHUNK_LOG2 };
+        let encrypted = key.is_some();
+        let (file, header) = blocking(move || {
+            let mut f = File::open(&path).map_err(|e| io("opening a data file", e))?;
+            let mut header = [0u8; HEADER_LEN];
+            if encrypted {
+                f.read_exact(&mut header).map_err(|e| io("reading a data file header", e))?;
+            }
+            Ok((f, header))
+        })
+        .await?;
+        let reader = match key {
+            Some(k) => Some(std::sync::Arc::new(
+                SegmentReader::new(k.segment(id), &header, SegmentLayout { plaintext_len: size, chunk_size_log2: CHUNK_LOG2 })
+                    .map_err(|_| S3Error::Internal(format!("data file {segment} has a bad header")))?,
+            )),
+            None => None,
+        };
+        Ok(SegmentFile { file: Some(file), reader, layout })
+    }
+
+    /// Reads plaintext from `start` (before `end`): at most about 1 MiB, decrypting only the
+    /// chunks that hold it. Returns the bytes and how many encrypted chunks were read.
+    pub(crate) async fn read_some(&mut self, start: u64, end: u64) -> Result<(Vec<u8>, u64), S3Error> {
+        if start >= end {
+            return Ok((Vec::new(), 0));
+        }
+        let mut file = self.file.take().ok_or_else(|| S3Error::Internal("data file closed".into()))?;
+        let Some(reader) = self.reader.clone() else {
+            let n = (end - start).min(FLUSH as u64) as usize;
+            let (f, buf) = blocking(move || {
+                let mut buf = vec![0u8; n];
+                file.seek(SeekFrom::Start(start)).and_then(|_| file.read_exact(&mut buf)).map_err(|e| io("reading a data file", e))?;
+                Ok((file, buf))
+            })
+            .await?;
+            self.file = Some(f);
+            return Ok((buf, 0));
+        };
+        let chunk = 1u64 << CHUNK_LOG2;
+        let stride = chunk + TAG_LEN;
+        let first = start >> CHUNK_LOG2;
+        let last = (end - 1) >> CHUNK_LOG2;
+        let n = (last - first + 1).min(BATCH_CHUNKS);
+        let offset = HEADER_LEN as u64 + first * stride;
+        let len = (n * stride).min(self.layout.file_len().saturating_sub(offset));
+        let skip = (start - first * chunk) as usize;
+        let want = (end - start).min(n * chunk - skip as u64) as usize;
+        let (f, plain) = blocking(move || {
+            let mut buf = vec![0u8; len as usize];
+            file.seek(SeekFrom::Start(offset)).and_then(|_| file.read_exact(&mut buf)).map_err(|e| io("reading a data file", e))?;
+            let mut plain = Vec::with_capacity(len as usize);
+            let mut data = Vec::with_capacity(stride as usize);
+            for (i, c) in buf.chunks(stride as usize).enumerate() {
+                data.clear();
+                data.extend_from_slice(c);
+                reader
+                    .decrypt_chunk(first + i as u64, &mut data)
+                    .map_err(|_| S3Error::Internal("an object data chunk failed authentication".into()))?;
+                plain.extend_from_slice(&data);
+            }
+            Ok((file, plain))
+        })
+        .await?;
+        self.file = Some(f);
+        if plain.len() < skip + want {
+            return Err(S3Error::Internal("an object data file is shorter than its record".into()));
+        }
+        let mut piece = plain;
+        piece.truncate(skip + want);
+        piece.drain(..skip);
+        Ok((piece, n))
+    }
+}
+
+impl S3 {
+    /// Deletes the data files recorded as garbage, then their records. Returns how many.
+    pub(crate) async fn collect_garbage(&self) -> usize {
+        let mut done = 0;
+        let Ok(items) = coffer_store::scan_all(self.store.as_ref(), tables::S3_GARBAGE).await else {
+            return 0;
+        };
+        for item in items {
+            delete_files(&self.config.data_root, &item.pk, vec![item.sk.clone()]).await;
+            if self.store.write(vec![Write::delete(tables::S3_GARBAGE, &item.pk, &item.sk, Expect::Any)]).await.is_ok() {
+                done += 1;
+            }
+        }
+        done
+    }
+
+    /// The garbage records for `segments` (to go into the batch that unreferences them).
+    pub(crate) fn garbage(bucket_id: &str, segments: &[String]) -> Vec<Write> {
+        segments.iter().map(|s| Write::put(tables::S3_GARBAGE, bucket_id, s, Vec::new(), Expect::Any)).collect()
+    }
+
+    /// After the batch with [`S3::garbage`] committed: delete the files and forget the records.
+    pub(crate) async fn drop_segments(&self, bucket_id: &str, segments: Vec<String>) {
+        if segments.is_empty() {
+            return;
+        }
+        delete_files(&self.config.data_root, bucket_id, segments.clone()).await;
+        let batch = segments.iter().map(|s| Write::delete(tables::S3_GARBAGE, bucket_id, s, Expect::Any)).collect();
+        let _ = self.store.write(batch).await;
+    }
+}

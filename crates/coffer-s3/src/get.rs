@@ -1,0 +1,167 @@
+//! GetObject and HeadObject: preconditions, ranges and parts, SSE checks, and the streaming
+//! body that decrypts only the chunks a range needs.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use coffer_crypto::object::ObjectKey;
+use coffer_policy::Caller;
+
+use crate::checks::{check_conditions, parse_range};
+use crate::data::SegmentFile;
+use crate::encryption::sse_output;
+use crate::model::{ChecksumOut, GetObjectInput, ObjectMeta};
+use crate::records::{BucketEntry, ObjectRecord, object_arn};
+use crate::{S3, S3Error, S3Stats};
+
+/// An object's bytes, streamed: `next` reads and decrypts about 1 MiB at a time.
+pub struct ObjectBody {
+    root: PathBuf,
+    bucket_id: String,
+    key: Option<ObjectKey>,
+    /// (segment id, segment size, first byte, end byte) still to send, in order.
+    pieces: VecDeque<(String, u64, u64, u64)>,
+    current: Option<(SegmentFile, u64, u64)>,
+    stats: Arc<S3Stats>,
+}
+
+impl ObjectBody {
+    pub(crate) fn new(root: PathBuf, bucket_id: String, key: Option<ObjectKey>, rec: &ObjectRecord, start: u64, end: u64, stats: Arc<S3Stats>) -> ObjectBody {
+        let mut pieces = VecDeque::new();
+        let mut offset = 0u64;
+        for s in &rec.segments {
+            let (seg_start, seg_end) = (offset, offset + s.size);
+            let (a, b) = (start.max(seg_start), end.min(seg_end));
+            if a < b {
+                pieces.push_back((s.id.clone(), s.size, a - seg_start, b - seg_start));
+            }
+            offset = seg_end;
+        }
+        ObjectBody { root, bucket_id, key, pieces, current: None, stats }
+    }
+
+    /// The next piece of the body; `None` at the end. An error mid-stream means the data on disk
+    /// is damaged: the response must be aborted, not completed.
+    pub async fn next(&mut self) -> Option<Result<Bytes, S3Error>> {
+        loop {
+            if let Some((file, pos, end)) = &mut self.current {
+                if *pos < *end {
+                    return Some(match file.read_some(*pos, *end).await {
+                        Ok((data, chunks)) => {
+                            *pos += data.len() as u64;
+                            self.stats.chunks_read.fetch_add(chunks, Ordering::Relaxed);
+                            if data.is_empty() {
+                                Err(S3Error::Internal("an object data file ended early".into()))
+                            } else {
+                                Ok(Bytes::from(data))
+                            }
+                        }
+                        Err(e) => Err(e),
+                    });
+                }
+                self.current = None;
+            }
+            let (id, size, a, b) = self.pieces.pop_front()?;
+            match SegmentFile::open(&self.root, &self.bucket_id, &id, size, self.key.as_ref()).await {
+                Ok(f) => self.current = Some((f, a, b)),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl S3 {
+    /// The object's record, or the error S3 gives: NoSuchKey if the caller may list the bucket,
+    /// otherwise AccessDenied (so that existence does not leak).
+    pub(crate) async fn readable_object(&self, caller: &Caller, b: &BucketEntry, key: &str, action: &str) -> Result<(ObjectRecord, i64), S3Error> {
+        let arn = object_arn(&b.rec.name, key);
+        self.authorize(caller, Some(b), action, &arn, &Vec::new())?;
+        match self.object(b, key).await? {
+            Some(x) => Ok(x),
+            None => {
+                if self.authorize(caller, Some(b), "s3:ListBucket", &b.arn(), &Vec::new()).is_ok() {
+                    Err(S3Error::NoSuchKey(key.to_string()))
+                } else {
+                    Err(S3Error::AccessDenied(format!(
+                        "User: {} is not authorized to perform: s3:ListBucket on resource: {} because no identity-based policy allows the s3:ListBucket action",
+                        caller.principal.arn,
+                        b.arn()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// GetObject (and HeadObject when `input.head`): the metadata and, for GET, the body.
+    pub async fn get_object(&self, caller: &Caller, input: GetObjectInput) -> Result<(ObjectMeta, Option<ObjectBody>), S3Error> {
+        let b = self.bucket(caller, &input.bucket)?;
+        let (rec, _) = self.readable_object(caller, &b, &input.key, "s3:GetObject").await?;
+        if input.sse_algorithm_header.is_some() {
+            return Err(S3Error::invalid_argument(
+                "x-amz-server-side-encryption header is not supported for this operation.",
+                "x-amz-server-side-encryption",
+                input.sse_algorithm_header.as_deref().unwrap_or(""),
+            ));
+        }
+        let customer = self.read_customer_key(caller, &rec.sse, &input.customer)?;
+        check_conditions(&input.conditions, &rec.etag, rec.modified_ms, false)?;
+        let size = rec.size;
+        let (start, end, content_range, part) = match input.part_number {
+            Some(n) => {
+                let count = rec.parts.len().max(1);
+                if n == 0 || n as usize > count {
+                    return Err(S3Error::InvalidPart(format!("The requested partnumber is not satisfiable (part {n} of {count})")));
+                }
+                if rec.parts.is_empty() {
+                    (0, size, None, None)
+                } else {
+                    let before: u64 = rec.parts[..(n - 1) as usize].iter().map(|p| p.size).sum();
+                    let len = rec.parts[(n - 1) as usize].size;
+                    let range = (len > 0).then(|| (before, before + len - 1, size));
+                    (before, before + len, range, Some(n))
+                }
+            }
+            None => match parse_range(input.range.as_deref(), size)? {
+                Some((a, z)) => (a, z + 1, Some((a, z, size)), None),
+                None => (0, size, None, None),
+            },
+        };
+        let customer_md5 = customer.as_ref().map(|(_, m)| m.clone());
+        let checksum = if input.checksum_mode && (content_range.is_none() || part.is_some()) {
+            match (&rec.checksum, part) {
+                (Some(c), None) => Some(ChecksumOut { algorithm: c.algorithm.clone(), value: c.value.clone(), kind: c.kind.clone() }),
+                (Some(c), Some(n)) => rec.parts.get((n - 1) as usize).and_then(|p| p.checksum.clone()).map(|v| ChecksumOut {
+                    algorithm: c.algorithm.clone(),
+                    value: v,
+                    kind: "COMPOSITE".into(),
+                }),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let meta = ObjectMeta {
+            key: rec.key.clone(),
+            content_length: end - start,
+            content_range,
+            etag: rec.etag.clone(),
+            modified_ms: rec.modified_ms,
+            headers: rec.headers.clone(),
+            metadata: rec.metadata.clone(),
+            sse: sse_output(&rec.sse, customer_md5.as_deref(), false),
+            checksum,
+            parts_count: (!rec.parts.is_empty()).then_some(rec.parts.len()),
+            storage_class: rec.storage_class.clone(),
+            tag_count: rec.tags.len(),
+        };
+        if input.head {
+            return Ok((meta, None));
+        }
+        let key = self.unprotect(caller, &rec.oid, &rec.sse, customer.as_ref().map(|(k, _)| k)).await?;
+        let body = ObjectBody::new(self.config.data_root.clone(), b.rec.id.clone(), key, &rec, start, end, self.stats.clone());
+        Ok((meta, Some(body)))
+    }
+}
