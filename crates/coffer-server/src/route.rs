@@ -387,7 +387,8 @@ async fn admin(
     resp
 }
 
-/// `/_coffer/health`, and in dev/test mode `/_coffer/dev/clock?advance=<seconds>`.
+/// `/_coffer/health`, and in dev/test mode `/_coffer/dev/clock?advance=<seconds>` and
+/// `/_coffer/dev/stats` (counters tests use to prove what a request touched).
 async fn internal(app: &App, parts: &Parts, request_id: &str) -> Response<Full<Bytes>> {
     let json = |status: StatusCode, v: serde_json::Value| {
         response(status, "application/json", request_id, Bytes::from(v.to_string()))
@@ -396,6 +397,10 @@ async fn internal(app: &App, parts: &Parts, request_id: &str) -> Response<Full<B
         (Method::GET | Method::HEAD, "/_coffer/health") => json(
             StatusCode::OK,
             serde_json::json!({"status": "ok", "store": app.store_kind, "version": env!("CARGO_PKG_VERSION")}),
+        ),
+        (Method::GET, "/_coffer/dev/stats") if app.clock_control => json(
+            StatusCode::OK,
+            serde_json::json!({"s3_chunks_read": app.s3.chunks_read(), "s3_kms_calls": app.s3.kms_calls()}),
         ),
         (Method::POST, "/_coffer/dev/clock") if app.clock_control => {
             let advance = parts
@@ -410,6 +415,7 @@ async fn internal(app: &App, parts: &Parts, request_id: &str) -> Response<Full<B
             let report = app.kms.run_jobs().await;
             let sessions = app.iam.run_jobs().await;
             let parameters = app.ssm.run_jobs().await;
+            let garbage = app.s3.run_jobs().await;
             json(
                 StatusCode::OK,
                 serde_json::json!({
@@ -421,6 +427,7 @@ async fn internal(app: &App, parts: &Parts, request_id: &str) -> Response<Full<B
                     "expired_sessions": sessions,
                     "expired_parameters": parameters.expired,
                     "parameter_notifications": parameters.notified,
+                    "s3_garbage_collected": garbage,
                 }),
             )
         }
