@@ -10,7 +10,7 @@ use coffer_util::Timestamp;
 
 use crate::S3Error;
 use crate::model::{ChecksumHeaders, ChecksumOut, Conditions};
-use crate::records::SseMode;
+use crate::records::{SseMode, SseRecord};
 
 /// The checksum algorithms S3 accepts from clients, by their header names.
 pub(crate) fn algorithm(name: &str) -> Result<ChecksumAlgorithm, S3Error> {
@@ -25,7 +25,8 @@ pub(crate) fn algorithm(name: &str) -> Result<ChecksumAlgorithm, S3Error> {
 
 /// What the bytes of one write are checked against, and what is computed while they flow.
 pub(crate) struct Ingest {
-    md5: Md5,
+    /// Computed only where needed (an MD5 ETag or a Content-MD5 check): it is the slowest hash.
+    md5: Option<Md5>,
     content_md5: Option<[u8; 16]>,
     checksum: Option<(ChecksumAlgorithm, Checksummer)>,
     /// A value given in a header (base64), or expected in the trailer.
@@ -36,6 +37,7 @@ pub(crate) struct Ingest {
 
 /// What a finished write computed.
 pub(crate) struct Ingested {
+    /// The MD5 of the data, when it was computed (else zeros).
     pub md5: [u8; 16],
     pub checksum: Option<(ChecksumAlgorithm, Vec<u8>)>,
     pub size: u64,
@@ -91,7 +93,7 @@ impl Ingest {
         }
         let alg = alg.or(default);
         Ok(Ingest {
-            md5: Md5::new(),
+            md5: Some(Md5::new()),
             content_md5,
             checksum: alg.map(|a| (a, Checksummer::new(a))),
             expected,
@@ -100,8 +102,18 @@ impl Ingest {
         })
     }
 
+    /// Skips the MD5 unless the ETag is MD5-based or the client sent Content-MD5.
+    pub(crate) fn etag_md5(mut self, needed: bool) -> Ingest {
+        if !needed && self.content_md5.is_none() {
+            self.md5 = None;
+        }
+        self
+    }
+
     pub(crate) fn update(&mut self, data: &[u8]) {
-        self.md5.update(data);
+        if let Some(m) = &mut self.md5 {
+            m.update(data);
+        }
         if let Some((_, c)) = &mut self.checksum {
             c.update(data);
         }
@@ -126,7 +138,7 @@ impl Ingest {
         {
             return Err(S3Error::IncompleteBody("You did not provide the number of bytes specified by the Content-Length HTTP header".into()));
         }
-        let md5 = self.md5.finish();
+        let md5 = self.md5.map(Md5::finish).unwrap_or_default();
         if let Some(m) = self.content_md5
             && !ct_eq(&m, &md5)
         {
@@ -154,14 +166,20 @@ impl Ingest {
     }
 }
 
-/// The ETag of a single-part object: the MD5 of the plaintext for SSE-S3 (and unencrypted data),
-/// otherwise random (AWS: "not an MD5 digest of the object data" for SSE-KMS and SSE-C).
-pub(crate) fn etag(mode: SseMode, md5: &[u8; 16], customer: bool) -> String {
-    match mode {
-        SseMode::S3 => hex(md5),
-        SseMode::Plain if !customer => hex(md5),
-        _ => hex(&random::bytes::<16>()),
+/// Whether ETags of data protected this way are the MD5 of the plaintext: for SSE-S3 (and
+/// unencrypted data); for SSE-KMS and SSE-C AWS says the ETag is "not an MD5 digest of the
+/// object data", and Coffer makes it random.
+pub(crate) fn etag_is_md5(sse: &SseRecord) -> bool {
+    match sse.mode {
+        SseMode::S3 => true,
+        SseMode::Plain => sse.ssec_check.is_none() && sse.kms_key_arn.is_none(),
+        _ => false,
     }
+}
+
+/// The ETag of a single-part object or a part.
+pub(crate) fn etag(sse: &SseRecord, md5: &[u8; 16]) -> String {
+    if etag_is_md5(sse) { hex(md5) } else { hex(&random::bytes::<16>()) }
 }
 
 pub(crate) fn checksum_out(alg: ChecksumAlgorithm, raw: &[u8]) -> ChecksumOut {

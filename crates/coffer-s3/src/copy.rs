@@ -131,13 +131,14 @@ impl S3 {
         let ingest = Ingest::new(None, &ChecksumHeaders::default(), algorithm)?;
         let oid = hex(&random::bytes::<16>());
         let protection = self.protect(caller, &b, &oid, &wanted).await?;
+        let ingest = ingest.etag_md5(crate::checks::etag_is_md5(&protection.sse));
         let mut body = self.source_body(caller, &src, 0, src.rec.size).await?;
         let (segment, done) = self.write_segment(&b.rec.id, protection.key.as_ref(), &mut body, ingest, Some(src.rec.size), MAX_PUT).await?;
         let rec = ObjectRecord {
             key: input.key.clone(),
             oid,
             size: done.size,
-            etag: etag(protection.sse.mode, &done.md5, protection.customer_md5.is_some()),
+            etag: etag(&protection.sse, &done.md5),
             modified_ms: self.now_ms(),
             headers: crate::records::StoredHeaders { website_redirect: input.website_redirect.or(headers.website_redirect.clone()), ..headers },
             metadata,

@@ -155,6 +155,11 @@ impl S3 {
         Ok(b)
     }
 
+    /// The account that owns a bucket, if it exists (`x-amz-expected-bucket-owner`).
+    pub fn bucket_owner(&self, name: &str) -> Option<String> {
+        self.buckets.read().expect("bucket lock").get(name).map(|b| b.rec.account.clone())
+    }
+
     /// The region a bucket lives in, if it exists (for redirects).
     pub fn bucket_region(&self, name: &str) -> Option<String> {
         self.buckets.read().expect("bucket lock").get(name).map(|b| b.rec.region.clone())

@@ -18,7 +18,7 @@ use crate::encryption::{customer_key, sse_output};
 use crate::model::*;
 use crate::names::{check_key, check_metadata, check_storage_class, parse_tagging};
 use crate::put::{MAX_PUT, WriteCondition, sse_condition_keys};
-use crate::records::{BucketEntry, ObjectRecord, PartRecord, PartSummary, SseMode, SseRecord, StoredChecksum, UploadRecord, object_arn, part_sk};
+use crate::records::{BucketEntry, ObjectRecord, PartRecord, PartSummary, StoredChecksum, UploadRecord, object_arn, part_sk};
 use crate::{S3, S3Error, decode, encode};
 
 const MIN_PART: u64 = 5 << 20;
@@ -36,14 +36,6 @@ fn no_upload(id: &str) -> S3Error {
     S3Error::NoSuchUpload(id.to_string())
 }
 
-/// The part ETag: MD5 of the plaintext where the object ETag is MD5-based, else random.
-fn part_etag(sse: &SseRecord, md5: &[u8; 16]) -> String {
-    match sse.mode {
-        SseMode::S3 => hex(md5),
-        SseMode::Plain if sse.ssec_check.is_none() => hex(md5),
-        _ => hex(&random::bytes::<16>()),
-    }
-}
 
 impl S3 {
     async fn upload(&self, b: &BucketEntry, key: &str, upload_id: &str) -> Result<(UploadRecord, i64), S3Error> {
@@ -205,7 +197,7 @@ impl S3 {
             )));
         }
         // Without an upload algorithm, parts still get CRC64NVME for the full-object checksum.
-        Ingest::new(content_md5, h, Some(upload_alg.unwrap_or(ChecksumAlgorithm::Crc64Nvme)))
+        Ok(Ingest::new(content_md5, h, Some(upload_alg.unwrap_or(ChecksumAlgorithm::Crc64Nvme)))?.etag_md5(crate::checks::etag_is_md5(&up.sse)))
     }
 
     pub async fn upload_part(&self, caller: &Caller, input: UploadPartInput, body: &mut dyn BodySource) -> Result<UploadPartOutput, S3Error> {
@@ -243,7 +235,7 @@ impl S3 {
         let part = PartRecord {
             number,
             segment,
-            etag: part_etag(&up.sse, &done.md5),
+            etag: crate::checks::etag(&up.sse, &done.md5),
             md5: hex(&done.md5),
             modified_ms: self.now_ms(),
             checksum: checksum.clone(),

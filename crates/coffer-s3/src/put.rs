@@ -204,13 +204,13 @@ impl S3 {
         let wanted = self.wanted(caller, &b, &input.key, &input.sse)?;
         let oid = hex(&random::bytes::<16>());
         let protection = self.protect(caller, &b, &oid, &wanted).await?;
+        let ingest = ingest.etag_md5(crate::checks::etag_is_md5(&protection.sse));
         let (segment, done) = self.write_segment(&b.rec.id, protection.key.as_ref(), body, ingest, Some(declared), MAX_PUT).await?;
-        let customer = protection.customer_md5.is_some();
         let rec = ObjectRecord {
             key: input.key.clone(),
             oid,
             size: done.size,
-            etag: etag(protection.sse.mode, &done.md5, customer),
+            etag: etag(&protection.sse, &done.md5),
             modified_ms: self.now_ms(),
             headers: input.headers,
             metadata: input.metadata.into_iter().collect(),

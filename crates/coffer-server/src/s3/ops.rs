@@ -387,6 +387,17 @@ fn url_encode(s: &str, on: bool) -> String {
 pub(crate) async fn dispatch(app: &App, req: &mut Request, op: &Op) -> Result<Response<ResponseBody>, S3Error> {
     let s3 = &app.s3;
     let c = &req.caller;
+    // x-amz-expected-bucket-owner (and its copy-source form): a mismatch is AccessDenied.
+    for (header_name, bucket_name) in [
+        ("x-amz-expected-bucket-owner", req.target.bucket.clone()),
+        ("x-amz-source-expected-bucket-owner", copy_source(req).ok().map(|(b, _, _)| b)),
+    ] {
+        if let (Some(expected), Some(b)) = (req.h(header_name), bucket_name)
+            && s3.bucket_owner(&b).is_some_and(|owner| owner != expected)
+        {
+            return Err(S3Error::AccessDenied(format!("The bucket {b} is not owned by account {expected} ({header_name}).")));
+        }
+    }
     match op {
         Op::ListBuckets => {
             let token = req.q("continuation-token").map(str::to_string);
