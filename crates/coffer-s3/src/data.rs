@@ -288,6 +288,77 @@ impl S3 {
         done
     }
 
+    /// Deletes data files that no record names and that are older than `min_age`: files a crash
+    /// left between their rename and the commit of their record, and directories of deleted
+    /// buckets. The age guard keeps files of writes in flight (on any node) safe. Returns how
+    /// many files were removed.
+    pub(crate) async fn sweep_orphans(&self, min_age: std::time::Duration) -> Result<usize, S3Error> {
+        let buckets: std::collections::HashMap<String, ()> =
+            self.buckets.read().expect("bucket lock").values().map(|b| (b.rec.id.clone(), ())).collect();
+        let mut referenced = std::collections::HashSet::new();
+        for id in buckets.keys() {
+            let mut after: Option<String> = None;
+            loop {
+                let page = self.store.list(tables::S3_OBJECTS, id, "", after.as_deref(), 1000).await?;
+                for item in &page {
+                    let rec: crate::records::ObjectRecord = crate::decode("object", &item.value)?;
+                    referenced.extend(rec.segments.into_iter().map(|s| s.id));
+                }
+                if page.len() < 1000 {
+                    break;
+                }
+                after = page.last().map(|i| i.sk.clone());
+            }
+            for upload in self.store.list(tables::S3_UPLOADS, id, "", None, usize::MAX / 2).await? {
+                let mut after: Option<String> = None;
+                loop {
+                    let page = self.store.list(tables::S3_PARTS, &upload.sk, "", after.as_deref(), 1000).await?;
+                    for item in &page {
+                        let rec: crate::records::PartRecord = crate::decode("part", &item.value)?;
+                        referenced.insert(rec.segment.id);
+                    }
+                    if page.len() < 1000 {
+                        break;
+                    }
+                    after = page.last().map(|i| i.sk.clone());
+                }
+            }
+        }
+        let root = self.config.data_root.clone();
+        blocking(move || {
+            let old = |p: &Path| {
+                fs::metadata(p).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age >= min_age)
+            };
+            let mut removed = 0;
+            for entry in fs::read_dir(&root).map_err(|e| io("reading the object data directory", e))?.flatten() {
+                let dir = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !dir.is_dir() {
+                    continue;
+                }
+                if !buckets.contains_key(&name) {
+                    if old(&dir) {
+                        let _ = fs::remove_dir_all(&dir);
+                    }
+                    continue;
+                }
+                for sub in fs::read_dir(&dir).map_err(|e| io("reading a bucket directory", e))?.flatten() {
+                    if sub.file_name() == "tmp" || !sub.path().is_dir() {
+                        continue;
+                    }
+                    for f in fs::read_dir(sub.path()).map_err(|e| io("reading a bucket directory", e))?.flatten() {
+                        let seg = f.file_name().to_string_lossy().into_owned();
+                        if !referenced.contains(&seg) && old(&f.path()) && fs::remove_file(f.path()).is_ok() {
+                            removed += 1;
+                        }
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
     /// The garbage records for `segments` (to go into the batch that unreferences them).
     pub(crate) fn garbage(bucket_id: &str, segments: &[String]) -> Vec<Write> {
         segments.iter().map(|s| Write::put(tables::S3_GARBAGE, bucket_id, s, Vec::new(), Expect::Any)).collect()

@@ -85,7 +85,12 @@ pub struct S3 {
     buckets: RwLock<HashMap<String, Arc<BucketEntry>>>,
     bucket_keys: encryption::BucketKeyCache,
     pub stats: Arc<S3Stats>,
+    last_sweep: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How often unreferenced data files are looked for, and how old one must be to go.
+const ORPHAN_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+const ORPHAN_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, S3Error> {
     serde_json::from_slice(bytes).map_err(|e| S3Error::Internal(format!("stored {what} is unreadable: {e}")))
@@ -117,6 +122,7 @@ impl S3 {
             buckets: RwLock::new(HashMap::new()),
             bucket_keys: encryption::BucketKeyCache::default(),
             stats: Arc::new(S3Stats::default()),
+            last_sweep: std::sync::Mutex::new(None),
         };
         for item in scan_all(s3.store.as_ref(), tables::S3_BUCKETS).await? {
             let rec: BucketRecord = decode("bucket", &item.value)?;
@@ -165,8 +171,24 @@ impl S3 {
         self.buckets.read().expect("bucket lock").get(name).map(|b| b.rec.region.clone())
     }
 
-    /// Runs background work: deleting data files recorded as garbage.
+    /// Runs background work: deleting data files recorded as garbage, and (hourly, and at the
+    /// first run after start) sweeping data files no record names.
     pub async fn run_jobs(&self) -> usize {
-        self.collect_garbage().await
+        let mut n = self.collect_garbage().await;
+        let due = {
+            let mut last = self.last_sweep.lock().expect("sweep lock");
+            let due = last.is_none_or(|t| t.elapsed() >= ORPHAN_SWEEP_INTERVAL);
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if due {
+            match self.sweep_orphans(ORPHAN_MIN_AGE).await {
+                Ok(k) => n += k,
+                Err(e) => tracing::warn!(error = %e, "sweeping unreferenced object data failed"),
+            }
+        }
+        n
     }
 }
