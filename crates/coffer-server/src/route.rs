@@ -28,6 +28,8 @@ pub struct ConnInfo {
 }
 
 const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// How long a buffered (JSON or query) request body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 const XML_CONTENT_TYPE: &str = "text/xml";
 
 /// The wire protocol a request speaks, which decides how errors are written.
@@ -140,9 +142,16 @@ async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Inco
         return internal(&app, &parts, &request_id).await;
     }
     let protocol = Protocol::guess(&parts);
-    let body = match Limited::new(body, app.limits.max_json_body).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
+    // A body must arrive whole within the timeout (a slow client cannot hold the request).
+    let collected = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, app.limits.max_json_body).collect()).await;
+    let body = match collected {
+        Err(_) => {
+            let err = WireError::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException", "The request body was not received in time.");
+            log(LogLine { service: "", op: "", principal: "", resources: vec![], status: err.status.as_u16(), error: Some(err.code) }, &request_id, start, conn.peer);
+            return protocol.error(&err, &request_id);
+        }
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) => {
             let err = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
                 WireError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,

@@ -25,6 +25,9 @@ pub(crate) fn chunked_setup_error(e: ChunkedError) -> S3Error {
     chunked_error(e)
 }
 
+/// The longest a request body may go without delivering a byte.
+const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How a request body is checked.
 pub(crate) enum Check {
     /// `x-amz-content-sha256` named the body's SHA-256: verified at the end.
@@ -64,7 +67,17 @@ impl RequestBody {
     async fn read(&mut self) -> Result<Option<Bytes>, S3Error> {
         let Some(incoming) = self.incoming.as_mut() else { return Ok(None) };
         loop {
-            match incoming.frame().await {
+            // A client that stops sending mid-body cannot hold the request (and its connection)
+            // open forever.
+            let Ok(frame) = tokio::time::timeout(BODY_IDLE_TIMEOUT, incoming.frame()).await else {
+                self.incoming = None;
+                return Err(S3Error::Wire {
+                    code: "RequestTimeout".into(),
+                    status: 400,
+                    message: "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.".into(),
+                });
+            };
+            match frame {
                 None => {
                     self.incoming = None;
                     return Ok(None);
