@@ -31,10 +31,13 @@ def _clean_aws_environment(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def durable(tmp_path_factory, _clean_aws_environment) -> Coffer:
-    """A durable Coffer (SQLite in a temp data dir, real SigV4) with its admin credentials."""
+    """A durable Coffer (SQLite in a temp data dir, real SigV4) with its admin credentials. It
+    accepts S3 SSE-C over plain HTTP (--s3-allow-sse-c-over-http), so that the suite can store
+    customer-key objects on it (test_no_plaintext_at_rest.py)."""
     work = tmp_path_factory.mktemp("coffer-durable")
     data = work / "data"
-    server = Coffer(name="durable", args=["--data-dir", str(data)], workdir=work, data_dir=data)
+    server = Coffer(name="durable", args=["--data-dir", str(data), "--s3-allow-sse-c-over-http"], workdir=work,
+                    data_dir=data)
     server.start()
     try:
         server.credentials_file = data / "admin-credentials"
@@ -60,6 +63,22 @@ def dev(tmp_path_factory, _clean_aws_environment) -> Coffer:
     finally:
         code = server.stop()
     assert code == 0, f"dev coffer exited with status {code} after SIGTERM\n{server.log_text()[-4000:]}"
+
+
+@pytest.fixture(scope="session")
+def dev_tls(tmp_path_factory, _clean_aws_environment) -> Coffer:
+    """A second in-memory Coffer, `coffer serve --dev --tls`: HTTPS with a self-signed certificate
+    for localhost (server.ca_bundle, the path Coffer prints at start)."""
+    work = tmp_path_factory.mktemp("coffer-dev-tls")
+    server = Coffer(name="dev-tls", args=["--dev", "--tls"], workdir=work, dev=True, tls=True)
+    server.access_key, server.secret_key, server.account = "AKIDEXAMPLEDEV", "dev-secret", DEV_ACCOUNT
+    server.start()
+    try:
+        assert server.ca_bundle and server.ca_bundle.is_file(), server.log_text()[-2000:]
+        yield server
+    finally:
+        code = server.stop()
+    assert code == 0, f"dev-tls coffer exited with status {code} after SIGTERM\n{server.log_text()[-4000:]}"
 
 
 @pytest.fixture(scope="session")

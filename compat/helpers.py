@@ -14,9 +14,11 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -62,10 +64,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http(method: str, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+def http(method: str, url: str, timeout: float = 5.0, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
     req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -175,9 +177,10 @@ _BOTO3_SESSION: boto3.session.Session | None = None
 
 
 def client_for(endpoint: str, service: str, access_key: str, secret_key: str, session_token: str | None = None,
-               config: Config = CLIENT_CONFIG):
-    """A boto3 client of `service` at `endpoint` with exactly these credentials. Clients share one
-    boto3 session (so botocore loads each service model once); every setting is explicit."""
+               config: Config = CLIENT_CONFIG, verify: str | None = None):
+    """A boto3 client of `service` at `endpoint` with exactly these credentials (`verify`: the CA
+    bundle of an https endpoint). Clients share one boto3 session (so botocore loads each service
+    model once); every setting is explicit."""
     global _BOTO3_SESSION
     if _BOTO3_SESSION is None:
         _BOTO3_SESSION = boto3.session.Session()
@@ -189,6 +192,7 @@ def client_for(endpoint: str, service: str, access_key: str, secret_key: str, se
         aws_secret_access_key=secret_key,
         aws_session_token=session_token,
         config=config,
+        verify=verify,
     )
 
 
@@ -208,6 +212,9 @@ class Coffer:
     account: str = ""
     credentials_file: Path | None = None
     dev: bool = False
+    # --dev --tls: https, with the self-signed certificate whose path Coffer prints at start.
+    tls: bool = False
+    ca_bundle: Path | None = None
 
     def __post_init__(self) -> None:
         self.log_path = self.workdir / "server.log"
@@ -224,7 +231,7 @@ class Coffer:
         last_error = ""
         for _attempt in range(3):  # a free port can be taken between probe and bind: retry
             port = free_port()
-            self.endpoint = f"http://127.0.0.1:{port}"
+            self.endpoint = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
             log = open(self.log_path, "ab")
             self.proc = subprocess.Popen(
                 [str(binary), "serve", *self.args, "--listen", f"127.0.0.1:{port}"],
@@ -244,19 +251,28 @@ class Coffer:
         raise RuntimeError(f"{self.name} coffer did not start: {last_error}\n{self.log_text()[-4000:]}")
 
     def _wait_ready(self, port: int) -> tuple[bool, str]:
-        """Polls for the 'coffer listening on' line, then for /_coffer/health answering 200."""
+        """Polls for the 'coffer listening on' line, then for /_coffer/health answering 200. With
+        TLS, the certificate is the one whose path the log names (`cert=<path>`)."""
         deadline = time.monotonic() + READY_TIMEOUT
-        line = f"coffer listening on http://127.0.0.1:{port}"
+        line = f"coffer listening on {self.endpoint}"
         seen = False
+        context = None
         while time.monotonic() < deadline:
             code = self.proc.poll()
             if code is not None:
                 return False, f"exited with status {code}"
             if not seen:
-                seen = line in self.log_text()
+                text = self.log_text()
+                seen = line in text
+                if seen and self.tls:
+                    m = re.findall(r"self-signed TLS certificate .* cert=(\S+)", text)
+                    if not m:
+                        return False, "no self-signed certificate path in the log"
+                    self.ca_bundle = Path(m[-1])
+                    context = ssl.create_default_context(cafile=str(self.ca_bundle))
             if seen:
                 try:
-                    status, _ = http("GET", f"{self.endpoint}/_coffer/health", timeout=2)
+                    status, _ = http("GET", f"{self.endpoint}/_coffer/health", timeout=2, context=context)
                     if status == 200:
                         return True, ""
                 except OSError:
@@ -285,9 +301,9 @@ class Coffer:
             return ""
 
     def client(self, access_key: str | None = None, secret_key: str | None = None, service: str = "kms",
-               session_token: str | None = None):
+               session_token: str | None = None, config: Config = CLIENT_CONFIG):
         return client_for(self.endpoint, service, access_key or self.access_key, secret_key or self.secret_key,
-                          session_token)
+                          session_token, config, str(self.ca_bundle) if self.ca_bundle else None)
 
     def advance_clock(self, seconds: int) -> dict:
         status, body = http("POST", f"{self.endpoint}/_coffer/dev/clock?advance={int(seconds)}", timeout=30)
@@ -352,12 +368,14 @@ def aws_command() -> list[str]:
 class AwsCli:
     """Runs the `aws` CLI (v1) as a subprocess with a clean environment, configured only the way a
     user would: a shared credentials file and profile, AWS_ENDPOINT_URL and AWS_DEFAULT_REGION.
-    `env` adds variables (e.g. session credentials) to every command."""
+    `env` adds variables (e.g. session credentials) to every command; `ca_bundle` (an https
+    endpoint's certificate) is given to every command as `--ca-bundle`."""
 
     def __init__(self, endpoint: str, credentials_file: Path, workdir: Path, profile: str | None = "coffer",
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, ca_bundle: Path | None = None):
         self.workdir = workdir
         self.command = aws_command()
+        self.global_args = ["--ca-bundle", str(ca_bundle)] if ca_bundle else []
         base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         base.update(
             AWS_SHARED_CREDENTIALS_FILE=str(credentials_file),
@@ -376,7 +394,7 @@ class AwsCli:
     def with_env(self, **env: str) -> "AwsCli":
         """The same CLI with `env` added (AWS_PROFILE dropped when credentials are given)."""
         other = AwsCli.__new__(AwsCli)
-        other.workdir, other.command = self.workdir, self.command
+        other.workdir, other.command, other.global_args = self.workdir, self.command, self.global_args
         other.env = {**self.env, **env}
         if "AWS_ACCESS_KEY_ID" in env:
             other.env.pop("AWS_PROFILE", None)
@@ -385,7 +403,7 @@ class AwsCli:
     def run(self, *args: str, service: str = "kms", output: str | None = "json") -> subprocess.CompletedProcess:
         """`aws <service> <args> --output <output>` (no --output option when `output` is None)."""
         return subprocess.run(
-            [*self.command, service, *args, *(["--output", output] if output else [])],
+            [*self.command, service, *args, *self.global_args, *(["--output", output] if output else [])],
             env=self.env,
             cwd=self.workdir,
             capture_output=True,

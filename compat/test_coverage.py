@@ -1,4 +1,4 @@
-"""Which operations of botocore's KMS, Systems Manager (Parameter Store), IAM and STS models
+"""Which operations of botocore's KMS, Systems Manager (Parameter Store), IAM, STS and S3 models
 Coffer serves.
 
 Every operation of each model is sent to the --dev Coffer as a raw SigV4-signed request (raw, so
@@ -9,8 +9,15 @@ that boto3's client-side validation cannot stop a request):
   UnknownOperationException.
 - IAM and STS (awsQuery): a form POST of `Action=<Op>&Version=<apiVersion>`, signed for service
   iam / sts. Not implemented = InvalidAction "Could not find operation <Op> ...".
+- S3 (rest-xml): the operation's HTTP method and request URI (its subresource query, e.g.
+  `?uploads`), a probe bucket for `{Bucket}` and key for `{Key+}` (in a fresh dev account), and its
+  required header and query members (e.g. `x-amz-copy-source`, `uploadId`) with placeholder values,
+  an empty body. S3 names no operation in a request: which one Coffer ran is read from its request
+  log (`op="..."`, by the x-amz-request-id it answered). Implemented = Coffer ran that operation;
+  not implemented = it answered 501 NotImplemented, or ran another operation (the request is, for
+  Coffer, that other operation: e.g. `GET /{Bucket}?session`, CreateSession, is a ListObjects).
 
-KMS runs as the root of the dev account; SSM, IAM and STS as the root of a fresh dev account (the
+KMS runs as the root of the dev account; SSM, IAM, STS and S3 as the root of a fresh dev account (the
 empty requests of served operations such as CreateAccessKey take effect there). The result is
 written to docs/coverage.md and printed.
 """
@@ -21,14 +28,20 @@ import gzip
 import json
 import os
 import re
+import urllib.error
+import urllib.parse
+import urllib.request
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import botocore
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
-from helpers import REPO, random_account, raw_json, raw_query, wire_error
+from helpers import REGION, REPO, random_account, raw_json, raw_query, wire_error
 
 COVERAGE_MD = REPO / "docs" / "coverage.md"
 NOT_IMPLEMENTED_TEXT = "not implemented by this Coffer release"
@@ -60,6 +73,17 @@ IAM_IMPLEMENTED = {
     "ListAttachedUserPolicies", "ListAttachedRolePolicies",
 }
 STS_IMPLEMENTED = {"GetCallerIdentity", "AssumeRole"}
+S3_IMPLEMENTED = {
+    "CreateBucket", "HeadBucket", "ListBuckets", "DeleteBucket", "GetBucketLocation",
+    "PutObject", "GetObject", "HeadObject", "DeleteObject", "DeleteObjects", "CopyObject",
+    "ListObjectsV2", "ListObjects", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
+    "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts", "ListMultipartUploads",
+    "PutBucketEncryption", "GetBucketEncryption", "DeleteBucketEncryption",
+    "PutBucketPolicy", "GetBucketPolicy", "DeleteBucketPolicy", "GetBucketVersioning",
+}
+# The bucket and key of the S3 probes (CreateBucket and PutObject create them in the fresh account).
+S3_PROBE_BUCKET = "coffer-coverage-probe"
+S3_PROBE_KEY = "probe/key"
 
 
 def is_parameter_store_op(op: str) -> bool:
@@ -74,10 +98,14 @@ class Outcome:
     status: int
     code: str  # "" on success
     message: str
-    protocol: str  # "json" or "query"
+    protocol: str  # "json", "query" or "rest-xml"
+    request_id: str = ""  # rest-xml: the x-amz-request-id Coffer answered
+    routed: str = ""  # rest-xml: the operation Coffer ran (its log's op="...")
 
     @property
     def implemented(self) -> bool:
+        if self.protocol == "rest-xml":
+            return self.routed == self.op and self.code != "NotImplemented"
         if self.protocol == "query":
             return not (self.code == "InvalidAction" and QUERY_NOT_FOUND_TEXT in self.message)
         if self.code == "UnknownOperationException":
@@ -88,6 +116,8 @@ class Outcome:
     def label(self) -> str:
         if self.implemented:
             return "implemented"
+        if self.protocol == "rest-xml" and self.code != "NotImplemented":
+            return f"not implemented (answered as {self.routed or 'no operation'})"
         if self.code == "UnknownOperationException":
             return "not implemented (unknown operation)"
         return "not implemented"
@@ -116,6 +146,8 @@ class Service:
         return "ValidationError" if self.protocol == "query" else "ValidationException"
 
     def send(self, endpoint: str, op: str) -> Outcome:
+        if self.protocol == "rest-xml":
+            return s3_probe(endpoint, self.model, op, self.credentials)
         if self.protocol == "query":
             status, xml = raw_query(endpoint, self.key, {"Action": op, "Version": self.api_version}, self.credentials)
             if status == 200:
@@ -136,6 +168,56 @@ def query_error(xml: str) -> tuple[str, str]:
         return "NotXml", xml[:200]
     found = {el.tag.rsplit("}", 1)[-1]: (el.text or "") for el in root.iter()}
     return found.get("Code", ""), found.get("Message", "")
+
+
+def s3_probe(endpoint: str, model: dict, op: str, credentials: tuple[str, str]) -> Outcome:
+    """One S3 request for `op` as its model describes it (see the module docstring)."""
+    http = model["operations"][op]["http"]
+    path, _, query = http["requestUri"].partition("?")
+    path = path.replace("{Bucket}", S3_PROBE_BUCKET).replace("{Key+}", S3_PROBE_KEY)
+    params = [tuple(q.split("=", 1)) if "=" in q else (q, "") for q in query.split("&") if q]
+    headers = {}
+    shape = model["operations"][op].get("input", {}).get("shape")
+    if shape:
+        members = model["shapes"][shape]["members"]
+        for name in model["shapes"][shape].get("required", []):
+            m = members[name]
+            kind = model["shapes"][m["shape"]]["type"]
+            value = "1" if kind in ("integer", "long") else f"{S3_PROBE_BUCKET}/source" if name in ("CopySource", "RenameSource") else "probe"
+            if m.get("location") == "querystring":
+                params.append((m["locationName"], value))
+            elif m.get("location") == "header":
+                headers[m["locationName"]] = value
+    url = f"{endpoint}{path}"
+    if params:
+        url += "?" + "&".join(f"{urllib.parse.quote(k)}={urllib.parse.quote(v)}" if v else urllib.parse.quote(k)
+                              for k, v in params)
+    method = http["method"]
+    body = b"" if method in ("PUT", "POST") else None
+    req = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+    S3SigV4Auth(Credentials(*credentials), "s3", REGION).add_auth(req)
+    prepared = req.prepare()
+    r = urllib.request.Request(prepared.url, data=body, headers=dict(prepared.headers), method=method)
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            status, raw, rid = resp.status, resp.read(), resp.headers.get("x-amz-request-id", "")
+    except urllib.error.HTTPError as e:
+        status, raw, rid = e.code, e.read(), e.headers.get("x-amz-request-id", "")
+    if status < 300:
+        return Outcome(op, status, "", "", "rest-xml", rid)
+    code, message = query_error(raw.decode(errors="replace")) if raw else (str(status), "")
+    return Outcome(op, status, code, message, "rest-xml", rid)
+
+
+def s3_routed(log: str) -> dict[str, str]:
+    """request id -> the operation Coffer's request log names, for its S3 requests."""
+    out = {}
+    for line in log.splitlines():
+        if 'service="s3"' in line:
+            op, rid = re.search(r'\bop="([^"]*)"', line), re.search(r'\brequest_id="([^"]*)"', line)
+            if op and rid:
+                out[rid.group(1)] = op.group(1)
+    return out
 
 
 def load_model(name: str) -> tuple[dict, Path]:
@@ -159,6 +241,7 @@ def services(dev) -> dict[str, Service]:
         "ssm": Service("ssm", "Systems Manager", SSM_IMPLEMENTED, fresh),
         "iam": Service("iam", "IAM", IAM_IMPLEMENTED, fresh),
         "sts": Service("sts", "STS", STS_IMPLEMENTED, fresh),
+        "s3": Service("s3", "S3", S3_IMPLEMENTED, fresh),
     }
     for s in out.values():
         s.model, s.model_path = load_model(s.key)
@@ -167,13 +250,19 @@ def services(dev) -> dict[str, Service]:
 
 @pytest.fixture(scope="module")
 def outcomes(dev, services) -> dict[str, dict[str, Outcome]]:
-    return {
+    out = {
         key: {op: s.send(dev.endpoint, op) for op in sorted(s.model["operations"])}
         for key, s in services.items()
     }
+    routed = s3_routed(dev.log_text())
+    for o in out["s3"].values():
+        o.routed = routed.get(o.request_id, "")
+    return out
 
 
 SERVICE_KEYS = ["kms", "ssm", "iam", "sts"]
+# The services whose served operations are listed above.
+LISTED_KEYS = SERVICE_KEYS + ["s3"]
 
 
 # ---- docs/coverage.md -------------------------------------------------------------------------
@@ -193,17 +282,22 @@ def render(services: dict[str, Service], outcomes: dict[str, dict[str, Outcome]]
         "# Operation coverage",
         "",
         "Generated by `compat/test_coverage.py` (do not edit by hand): every operation of botocore "
-        f"{v}'s KMS, Systems Manager, IAM and STS models was sent to `coffer serve --dev` as a "
+        f"{v}'s KMS, Systems Manager, IAM, STS and S3 models was sent to `coffer serve --dev` as a "
         "SigV4-signed request with no parameters — awsJson (KMS, Systems Manager) with body `{}`, "
-        "awsQuery (IAM, STS) as `Action=<Op>&Version=<apiVersion>`. An operation is *implemented* "
+        "awsQuery (IAM, STS) as `Action=<Op>&Version=<apiVersion>`, rest-xml (S3) as the model's "
+        "method and request URI, an empty body, and placeholders only for the bucket, the key and the "
+        "required header and query members. "
+        "An operation is *implemented* "
         f"unless Coffer answers `UnsupportedOperationException` (\"... {NOT_IMPLEMENTED_TEXT}\") "
         "or `UnknownOperationException` (awsJson), or `InvalidAction` "
-        f"(\"{QUERY_NOT_FOUND_TEXT} ...\", awsQuery).",
+        f"(\"{QUERY_NOT_FOUND_TEXT} ...\", awsQuery); an S3 operation is implemented when Coffer's "
+        "request log shows it ran that operation (not `NotImplemented`, and not another operation "
+        "the same request means to Coffer).",
         "",
         "| Service | Model | Implemented | Not implemented |",
         "|---|---|---|---|",
     ]
-    for key in SERVICE_KEYS:
+    for key in LISTED_KEYS:
         s, o = services[key], outcomes[key]
         done = sum(x.implemented for x in o.values())
         lines.append(f"| {s.title} | `{s.key}` {s.api_version} | {done} of {len(o)} | {len(o) - done} |")
@@ -264,6 +358,30 @@ def render(services: dict[str, Service], outcomes: dict[str, dict[str, Outcome]]
         f"**{len(done)} of {len(o)} operations implemented**, {len(o) - len(done)} not implemented.",
         "",
     ] + _table(list(o.values()))
+
+    # S3: the implemented operations, then how the rest are answered.
+    s, o = services["s3"], outcomes["s3"]
+    done = [x for x in o.values() if x.implemented]
+    refused = [x.op for x in o.values() if not x.implemented and x.code == "NotImplemented"]
+    other = [x for x in o.values() if not x.implemented and x.code != "NotImplemented"]
+    lines += [
+        "", "## S3", "",
+        f"botocore {v}'s S3 model (API version {s.api_version}, {_model_ref(s)}): "
+        f"**{len(done)} of {len(o)} operations implemented** (buckets, objects, multipart uploads, "
+        f"copies, bucket default encryption and bucket policies), {len(o) - len(done)} not implemented. "
+        "Implemented:",
+        "",
+    ] + _table(done) + [
+        "",
+        f"Not implemented ({len(refused)}, answering 501 `NotImplemented`): " + ", ".join(refused) + ".",
+    ]
+    if other:
+        lines += [
+            "",
+            f"Not implemented, and their requests are other operations to Coffer ({len(other)}; S3 requests "
+            "name no operation, so a request of an unserved feature can look like a served one):",
+            "",
+        ] + _table(other)
     return "\n".join(lines) + "\n"
 
 
@@ -276,12 +394,13 @@ def test_write_coverage_table(services, outcomes):
     # The whole of each model was exercised.
     assert len(outcomes["kms"]) >= 50 and len(outcomes["ssm"]) >= 140
     assert len(outcomes["iam"]) >= 150 and len(outcomes["sts"]) >= 8
+    assert len(outcomes["s3"]) >= 100
 
 
 # ---- what the brief says is served -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", SERVICE_KEYS)
+@pytest.mark.parametrize("key", LISTED_KEYS)
 def test_every_listed_operation_is_implemented(services, outcomes, key):
     s, o = services[key], outcomes[key]
     missing_from_model = sorted(s.implemented - set(o))
@@ -347,3 +466,26 @@ def test_unknown_operation(dev, services):
         assert status == 400, xml
         code, message = query_error(xml)
         assert code == "InvalidAction" and message.startswith(f"{QUERY_NOT_FOUND_TEXT} NoSuchOperation"), xml
+
+
+# ---- S3 ----------------------------------------------------------------------------------------
+
+# On a general-purpose S3 endpoint this is the same request as a served operation (AWS serves
+# ListDirectoryBuckets, `GET /?x-id=ListDirectoryBuckets`, on its S3 Express endpoints only).
+S3_SAME_REQUEST = {"ListDirectoryBuckets": "ListBuckets"}
+
+
+def test_s3_probes_reach_their_operations(outcomes):
+    """Every S3 probe was logged by Coffer, and none is a server error other than 501."""
+    o = outcomes["s3"]
+    unlogged = sorted(op for op, x in o.items() if not x.routed)
+    assert not unlogged, unlogged
+    errors = {op: (x.status, x.code, x.message) for op, x in o.items()
+              if x.status >= 500 and (x.status, x.code) != (501, "NotImplemented")}
+    assert not errors, errors
+
+
+def test_s3_other_operations_answer_not_implemented(outcomes):
+    wrong = {op: x.routed for op, x in outcomes["s3"].items()
+             if not x.implemented and x.code != "NotImplemented" and S3_SAME_REQUEST.get(op) != x.routed}
+    assert not wrong, wrong

@@ -1,4 +1,5 @@
-"""The AWS Encryption SDK for Python (v4 API) using Coffer as its KMS.
+"""The AWS Encryption SDK for Python (v4 API) using Coffer as its KMS, and its ciphertext stored in
+Coffer's S3 (client-side encryption under server-side encryption).
 
 The SDK builds its own KMS clients from a botocore session (one client per region, the region
 taken from the key ARN). The session is pointed at Coffer the way a user would point any SDK at it:
@@ -89,3 +90,43 @@ def test_decrypt_needs_an_allowed_key(client, botocore_session, key_arn, kms):
     ciphertext, _ = client.encrypt(source=b"only for key_arn", key_provider=provider(botocore_session, key_arn))
     with pytest.raises(DecryptKeyError):
         client.decrypt(source=ciphertext, key_provider=provider(botocore_session, other))
+
+
+@pytest.mark.parametrize("server_side", ["AES256", "aws:kms"])
+def test_client_side_encryption_stored_in_s3(client, botocore_session, key_arn, durable, tmp_path, server_side):
+    """Client-side and server-side encryption layered: the SDK encrypts locally under a Coffer KMS
+    key, the ciphertext goes to Coffer's S3 (SSE-S3, or SSE-KMS under the same key), comes back
+    byte for byte, and only the SDK (with KMS) turns it into the plaintext again."""
+    s3 = durable.client(service="s3")
+    bucket = f"compat-esdk-{os.urandom(6).hex()}"
+    s3.create_bucket(Bucket=bucket)
+    plaintext = os.urandom(3 * 1024 * 1024) + b"compat client-side canary"
+    context = {"bucket": bucket, "purpose": "client-side"}
+    src = tmp_path / "plain.bin"
+    src.write_bytes(plaintext)
+    sealed = tmp_path / "sealed.bin"
+    with open(src, "rb") as pt, open(sealed, "wb") as ct:
+        with client.stream(mode="e", source=pt, key_provider=provider(botocore_session, key_arn),
+                           encryption_context=context, frame_length=64 * 1024) as enc:
+            for chunk in enc:
+                ct.write(chunk)
+    ciphertext = sealed.read_bytes()
+    assert b"compat client-side canary" not in ciphertext and len(ciphertext) > len(plaintext)
+
+    extra = {"ServerSideEncryption": server_side}
+    if server_side == "aws:kms":
+        extra["SSEKMSKeyId"] = key_arn
+    s3.upload_file(str(sealed), bucket, "sealed.bin", ExtraArgs={**extra, "Metadata": {"x-client-side": "aws-encryption-sdk"}})
+    head = s3.head_object(Bucket=bucket, Key="sealed.bin")
+    assert head["ServerSideEncryption"] == server_side and head["ContentLength"] == len(ciphertext)
+    assert head["Metadata"] == {"x-client-side": "aws-encryption-sdk"}
+    if server_side == "aws:kms":
+        assert head["SSEKMSKeyId"] == key_arn
+
+    fetched = tmp_path / "fetched.bin"
+    s3.download_file(bucket, "sealed.bin", str(fetched))
+    assert fetched.read_bytes() == ciphertext  # S3 returns the client's ciphertext, not its plaintext
+    with open(fetched, "rb") as ct:
+        with client.stream(mode="d", source=ct, key_provider=provider(botocore_session, key_arn)) as dec:
+            assert dec.read() == plaintext
+            assert dec.header.encryption_context["bucket"] == bucket

@@ -6,14 +6,22 @@ labelled and read back decrypted through Parameter Store; then every file of its
 (coffer.db, -wal, -shm, ...) and its log are searched as bytes for each secret in raw, base64
 (padded, unpadded, URL-safe) and hex (both cases) form. The root key's raw bytes (root.key is their
 base64) must not be in the database files either.
+
+S3 objects are written in every server-side encryption mode (SSE-S3, SSE-KMS with and without a
+Bucket Key, a bucket default of SSE-KMS, SSE-C, multipart uploads complete and in progress, and a
+re-encrypting copy); then every file under the data directory (the database and
+<data_dir>/objects/...) and the log are searched for slices of each object's plaintext (its first
+and last 48 bytes and slices at 64 KiB chunk boundaries) and for the SSE-C keys.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from helpers import http, unique
 
@@ -43,6 +51,17 @@ def find(needles: dict[str, bytes], files) -> list[str]:
             if needle in data:
                 found.append(f"{name} in {path.name}")
     return found
+
+
+def slices(data: bytes, size: int = 48) -> dict[str, bytes]:
+    """Distinctive pieces of an object: its first and last `size` bytes, and pieces across and at
+    the 64 KiB chunk boundaries of Coffer's segment format and in the middle."""
+    offsets = {"first": 0, "last": len(data) - size, "middle": len(data) // 2}
+    for n in (1, 2, 80):
+        if (n + 1) * 65_536 <= len(data):
+            offsets[f"chunk{n}-across"] = n * 65_536 - size // 2
+            offsets[f"chunk{n}-start"] = n * 65_536
+    return {name: data[o:o + size] for name, o in offsets.items()}
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +170,106 @@ def test_admin_secret_not_in_log(durable, secrets_sent):
     assert not find(needles, [durable.log_path])
     assert (durable.data_dir / "admin-credentials").stat().st_mode & 0o077 == 0
     assert (durable.data_dir / "root.key").stat().st_mode & 0o077 == 0
+
+
+# ---- S3 ----------------------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+def canary(label: str, size: int) -> bytes:
+    """A distinctive object body: a marker, then random bytes (no repeats a partial leak could hide in)."""
+    head = f"COFFER-S3-CANARY-{label}-{secrets.token_hex(8)}-".encode()
+    return head + os.urandom(size - len(head))
+
+
+@pytest.fixture(scope="module")
+def objects_sent(durable, kms):
+    """S3 objects written to the durable server in every encryption mode, read back; their
+    plaintexts, the SSE-C keys used and the buckets' names."""
+    s3 = durable.client(service="s3")
+    key = kms.create_key(Description="compat s3 leak canaries")["KeyMetadata"]
+    bucket, kms_bucket = unique("compat-leak-"), unique("compat-leak-kms-")
+    for b in (bucket, kms_bucket):
+        s3.create_bucket(Bucket=b)
+    s3.put_bucket_encryption(Bucket=kms_bucket, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["Arn"]},
+        "BucketKeyEnabled": True}]})
+    customer, customer2 = os.urandom(32), os.urandom(32)
+    ssec = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": customer}
+    bodies: dict[str, bytes] = {}
+
+    def put(label: str, size: int, target: str = bucket, read: dict | None = None, **kw) -> None:
+        bodies[label] = canary(label, size)
+        s3.put_object(Bucket=target, Key=label, Body=bodies[label], **kw)
+        assert s3.get_object(Bucket=target, Key=label, **(read or {}))["Body"].read() == bodies[label]
+
+    put("sse-s3", 200_000)
+    put("sse-kms", 200_000, ServerSideEncryption="aws:kms", SSEKMSKeyId=key["KeyId"], BucketKeyEnabled=False)
+    put("sse-kms-bucket-key", 200_000, ServerSideEncryption="aws:kms", SSEKMSKeyId=key["KeyId"], BucketKeyEnabled=True)
+    put("bucket-default-kms", 200_000, target=kms_bucket)
+    put("sse-c", 200_000, read=ssec, **ssec)
+    put("small", 1000)
+
+    # Multipart, completed (s3transfer: 3 parts of 5 MiB at most), with SSE-S3 and SSE-C.
+    transfer = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+    for label, extra in (("multipart-sse-s3", {}), ("multipart-sse-c", ssec)):
+        bodies[label] = canary(label, 11 * MIB)
+        path = durable.workdir / f"{label}.bin"
+        path.write_bytes(bodies[label])
+        s3.upload_file(str(path), bucket, label, ExtraArgs=extra, Config=transfer)
+        path.unlink()
+        got = s3.get_object(Bucket=bucket, Key=label, **extra)
+        assert got["ETag"].endswith('-3"') and got["Body"].read() == bodies[label]
+
+    # A multipart upload in progress: its parts are on disk too.
+    bodies["part-in-progress"] = canary("part-in-progress", 5 * MIB)
+    up = s3.create_multipart_upload(Bucket=bucket, Key="in-progress", **ssec)
+    s3.upload_part(Bucket=bucket, Key="in-progress", UploadId=up["UploadId"], PartNumber=1,
+                   Body=bodies["part-in-progress"], **ssec)
+
+    # Re-encrypting copies: SSE-C -> SSE-C under another key, SSE-S3 -> SSE-KMS.
+    s3.copy_object(Bucket=bucket, Key="sse-c-copy", CopySource={"Bucket": bucket, "Key": "sse-c"},
+                   CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=customer,
+                   SSECustomerAlgorithm="AES256", SSECustomerKey=customer2)
+    assert s3.get_object(Bucket=bucket, Key="sse-c-copy", SSECustomerAlgorithm="AES256",
+                         SSECustomerKey=customer2)["Body"].read() == bodies["sse-c"]
+    s3.copy_object(Bucket=bucket, Key="sse-s3-to-kms", CopySource={"Bucket": bucket, "Key": "sse-s3"},
+                   ServerSideEncryption="aws:kms", SSEKMSKeyId=key["Arn"])
+    assert s3.get_object(Bucket=bucket, Key="sse-s3-to-kms")["Body"].read() == bodies["sse-s3"]
+    return {"bodies": bodies, "customer_keys": [customer, customer2], "buckets": [bucket, kms_bucket]}
+
+
+def test_no_object_plaintext_or_customer_key_on_disk_or_in_log(durable, objects_sent):
+    data_files = sorted(p for p in durable.data_dir.rglob("*") if p.is_file())
+    object_files = [p for p in data_files if "objects" in p.relative_to(durable.data_dir).parts]
+    db_files = [p for p in data_files if p.name.startswith("coffer.db")]
+    assert db_files, data_files
+
+    # The search sees what is there: the buckets' names are in the database, and the object data
+    # (ciphertext) is under <data_dir>/objects, at least as much of it as was written.
+    for b in objects_sent["buckets"]:
+        assert find({"bucket": b.encode()}, db_files), f"bucket {b} not found in coffer.db*"
+        assert find({"bucket": b.encode()}, [durable.log_path]), f"bucket {b} not found in the log"
+    written = sum(len(v) for v in objects_sent["bodies"].values())
+    stored = sum(p.stat().st_size for p in object_files)
+    assert stored >= written, f"only {stored} bytes under objects/ for {written} bytes of objects"
+
+    needles: dict[str, bytes] = {}
+    for label, body in objects_sent["bodies"].items():
+        if len(body) <= MIB:
+            needles[f"{label}/whole"] = body
+        for where, piece in slices(body).items():
+            for form, v in forms(piece).items():
+                needles[f"{label}/{where}/{form}"] = v
+    for i, k in enumerate(objects_sent["customer_keys"]):
+        for form, v in forms(k).items():
+            needles[f"sse-c-key{i}/{form}"] = v
+    # The search finds a piece of plaintext where there is one.
+    probe = durable.workdir / "probe.bin"
+    probe.write_bytes(b"x" * 100 + objects_sent["bodies"]["multipart-sse-c"][-48:] + b"y" * 100)
+    assert find(needles, [probe]) == ["multipart-sse-c/last/raw in probe.bin"]
+    probe.unlink()
+
+    leaks = find(needles, data_files + [durable.log_path])
+    assert not leaks, f"S3 plaintext or customer keys at rest: {leaks}"

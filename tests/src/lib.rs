@@ -12,7 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-pub use {aws_sdk_iam, aws_sdk_kms, aws_sdk_ssm, aws_sdk_sts};
+pub use {aws_sdk_iam, aws_sdk_kms, aws_sdk_s3, aws_sdk_ssm, aws_sdk_sts};
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::error::ProvideErrorMetadata;
 
@@ -266,6 +266,58 @@ impl Coffer {
     pub fn sts(&self) -> aws_sdk_sts::Client {
         self.sts_with(&self.creds())
     }
+    /// An aws-sdk-s3 client (path-style addressing, no retries: a test sees the first answer).
+    pub fn s3_with(&self, c: &Creds) -> aws_sdk_s3::Client {
+        self.s3_in(c, REGION)
+    }
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        self.s3_with(&self.creds())
+    }
+    /// An S3 client signing for `region`.
+    pub fn s3_in(&self, c: &Creds, region: &str) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(self.s3_config(c, region).build())
+    }
+    /// The S3 client configuration the helpers use, to adjust before building.
+    pub fn s3_config(&self, c: &Creds, region: &str) -> aws_sdk_s3::config::Builder {
+        let mut b = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new(region.to_string()))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(c.provider())
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .force_path_style(true);
+        if let Some(pem) = self.tls_certificate() {
+            use aws_smithy_http_client::tls;
+            let trust = tls::TrustStore::empty().with_native_roots(false).with_pem_certificate(pem);
+            let http = aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+                .tls_context(tls::TlsContext::builder().with_trust_store(trust).build().expect("TLS context"))
+                .build_https();
+            b = b.http_client(http);
+        }
+        b
+    }
+    /// The PEM of the self-signed certificate a `--tls` instance logged (None without TLS).
+    pub fn tls_certificate(&self) -> Option<Vec<u8>> {
+        if !self.endpoint.starts_with("https://") {
+            return None;
+        }
+        let log = self.log_text();
+        let path = log
+            .lines()
+            .find_map(|l| l.split("cert=").nth(1).map(|s| s.split_whitespace().next().unwrap_or("").trim_matches('"').to_string()))?;
+        std::fs::read(path).ok()
+    }
+    /// GET /_coffer/dev/stats: counters (`s3_chunks_read`, `s3_kms_calls`) of a dev instance.
+    pub fn stats(&self) -> serde_json::Value {
+        let r = raw(&self.addr, "GET", "/_coffer/dev/stats", &[], b"");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        serde_json::from_slice(&r.body).unwrap()
+    }
+    /// One counter of [`Coffer::stats`].
+    pub fn stat(&self, name: &str) -> u64 {
+        self.stats()[name].as_u64().unwrap_or_else(|| panic!("no counter {name}"))
+    }
 }
 
 /// The AWS error code of any SDK error (IAM, STS, KMS), panicking on success.
@@ -332,6 +384,19 @@ impl RawResponse {
     pub fn message(&self) -> String {
         self.json()["message"].as_str().unwrap_or_default().to_string()
     }
+    /// The text of the first `<name>` element of an XML body (S3 errors: `Code`, `Message`).
+    pub fn xml(&self, name: &str) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+        text.split_once(&open).and_then(|(_, rest)| rest.split_once(&close)).map(|(v, _)| v.to_string()).unwrap_or_default()
+    }
+    /// `<Code>` of an S3 XML error body.
+    pub fn s3_code(&self) -> String {
+        self.xml("Code")
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
 }
 
 /// One HTTP/1.1 request on a new connection (`Connection: close`).
@@ -351,6 +416,42 @@ pub fn raw(addr: &str, method: &str, path: &str, headers: &[(String, String)], b
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     parse_response(&buf)
+}
+
+/// One HTTP/1.1 request whose `len`-byte body is produced 1 MiB at a time by `fill(offset, buf)`,
+/// so a test can upload far more than it wants to hold in memory.
+pub fn raw_streaming(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    len: u64,
+    mut fill: impl FnMut(u64, &mut [u8]),
+) -> RawResponse {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("content-length: {len}\r\nconnection: close\r\n\r\n"));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    while offset < len {
+        let n = (len - offset).min(buf.len() as u64) as usize;
+        fill(offset, &mut buf[..n]);
+        if s.write_all(&buf[..n]).is_err() {
+            break; // the server answered early; read its answer
+        }
+        offset += n as u64;
+    }
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    parse_response(&out)
 }
 
 fn parse_response(buf: &[u8]) -> RawResponse {
@@ -427,6 +528,79 @@ pub fn sign(
         q.push_str(&pct(&v));
     }
     (all, q)
+}
+
+/// Signs an S3 request as S3 clients do: `x-amz-content-sha256` carries `payload` (a hex
+/// SHA-256, `UNSIGNED-PAYLOAD` or a `STREAMING-...` value) and the canonical request uses it
+/// as the payload hash; paths are encoded once and not normalised. Returns the headers to send
+/// (with `x-amz-content-sha256` unless `presign`) and the query string.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_s3(
+    addr: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    payload: &str,
+    access_key: &str,
+    secret_key: &str,
+    time: SystemTime,
+    presign: Option<Duration>,
+) -> (Vec<(String, String)>, String) {
+    use aws_sigv4::http_request::{
+        PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings, UriPathNormalizationMode, sign,
+    };
+    use aws_sigv4::sign::v4;
+    let identity = Credentials::new(access_key, secret_key, None, None, "it").into();
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    if let Some(d) = presign {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(d);
+    }
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name("s3")
+        .time(time)
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let mut all: Vec<(String, String)> = vec![("host".into(), addr.into())];
+    all.extend(headers.iter().cloned());
+    if presign.is_none() && !all.iter().any(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256")) {
+        all.push(("x-amz-content-sha256".into(), payload.into()));
+    }
+    let uri = if query.is_empty() { format!("http://{addr}{path}") } else { format!("http://{addr}{path}?{query}") };
+    let signable = SignableRequest::new(
+        method,
+        uri,
+        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Precomputed(payload.to_string()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let (hs, params) = instructions.into_parts();
+    for h in hs {
+        all.push((h.name().to_string(), h.value().to_string()));
+    }
+    let mut q = query.to_string();
+    for (k, v) in params {
+        if !q.is_empty() {
+            q.push('&');
+        }
+        q.push_str(k);
+        q.push('=');
+        q.push_str(&pct(&v));
+    }
+    (all, q)
+}
+
+/// The hex SHA-256 of `data` (for `x-amz-content-sha256`).
+pub fn sha256_hex(data: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn pct(s: &str) -> String {

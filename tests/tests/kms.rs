@@ -632,7 +632,7 @@ async fn bad_input_gets_aws_errors() {
     let r = kms_raw(a, "NoSuchThing", b"{}", cred);
     assert_eq!((r.status, r.error_type()), (400, "UnknownOperationException".into()));
     let r = kms_raw(a, "Sign", b"{}", cred);
-    assert_eq!(r.error_type(), "UnsupportedOperationException");
+    assert_eq!(r.error_type(), "ValidationException");
     let big = vec![b' '; 2 * 1024 * 1024];
     let r = kms_raw(a, "ListKeys", &big, cred);
     assert_eq!(r.status, 413);

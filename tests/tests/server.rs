@@ -150,7 +150,7 @@ async fn durable_restart_and_root_key_refusal() {
         let mut v: Vec<_> = std::fs::read_dir(p)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| p.file_name().unwrap() != "coffer.lock")
+            .filter(|p| p.is_file() && p.file_name().unwrap() != "coffer.lock")
             .map(|p| (p.file_name().unwrap().to_string_lossy().to_string(), std::fs::read(&p).unwrap()))
             .collect();
         v.sort();

@@ -32,6 +32,9 @@ pub(crate) struct Ingest {
     /// A value given in a header (base64), or expected in the trailer.
     expected: Option<String>,
     trailer: Option<String>,
+    /// A second checksum computed alongside (the default CRC64NVME of a multipart upload whose
+    /// parts carry another algorithm), for combining into the object's checksum.
+    also: Option<(ChecksumAlgorithm, Checksummer)>,
     pub size: u64,
 }
 
@@ -40,6 +43,7 @@ pub(crate) struct Ingested {
     /// The MD5 of the data, when it was computed (else zeros).
     pub md5: [u8; 16],
     pub checksum: Option<(ChecksumAlgorithm, Vec<u8>)>,
+    pub also: Option<(ChecksumAlgorithm, Vec<u8>)>,
     pub size: u64,
 }
 
@@ -98,8 +102,22 @@ impl Ingest {
             checksum: alg.map(|a| (a, Checksummer::new(a))),
             expected,
             trailer,
+            also: None,
             size: 0,
         })
+    }
+
+    /// The algorithm of the checksum being computed, if any.
+    pub(crate) fn algorithm(&self) -> Option<ChecksumAlgorithm> {
+        self.checksum.as_ref().map(|(a, _)| *a)
+    }
+
+    /// Also computes `alg` (unless it is already the checksum's algorithm).
+    pub(crate) fn also(mut self, alg: ChecksumAlgorithm) -> Ingest {
+        if self.algorithm() != Some(alg) {
+            self.also = Some((alg, Checksummer::new(alg)));
+        }
+        self
     }
 
     /// Skips the MD5 unless the ETag is MD5-based or the client sent Content-MD5.
@@ -115,6 +133,9 @@ impl Ingest {
             m.update(data);
         }
         if let Some((_, c)) = &mut self.checksum {
+            c.update(data);
+        }
+        if let Some((_, c)) = &mut self.also {
             c.update(data);
         }
         self.size += data.len() as u64;
@@ -162,7 +183,8 @@ impl Ingest {
             }
             None => None,
         };
-        Ok(Ingested { md5, checksum, size: self.size })
+        let also = self.also.map(|(a, c)| (a, c.finish()));
+        Ok(Ingested { md5, checksum, also, size: self.size })
     }
 }
 

@@ -153,7 +153,8 @@ impl S3 {
             metadata: rec.metadata.clone(),
             sse: sse_output(&rec.sse, customer_md5.as_deref(), false),
             checksum,
-            parts_count: (!rec.parts.is_empty()).then_some(rec.parts.len()),
+            // AWS reports the part count only to requests that name a part.
+            parts_count: input.part_number.map(|_| rec.parts.len().max(1)),
             storage_class: rec.storage_class.clone(),
             tag_count: rec.tags.len(),
         };

@@ -13,7 +13,7 @@ use coffer_crypto::random;
 use coffer_policy::Caller;
 use coffer_store::{Expect, StoreError, Write, tables};
 
-use crate::checks::{Ingest, algorithm, parse_range};
+use crate::checks::{Ingest, algorithm};
 use crate::encryption::{customer_key, sse_output};
 use crate::model::*;
 use crate::names::{check_key, check_metadata, check_storage_class, parse_tagging};
@@ -30,6 +30,37 @@ fn part_number(n: i64) -> Result<u32, S3Error> {
     } else {
         Err(S3Error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive", "partNumber", &n.to_string()))
     }
+}
+
+/// The SSE condition keys of a part or completion request: those of the upload, whose
+/// encryption was chosen (and authorized) when it was created — part requests carry no
+/// `x-amz-server-side-encryption` header, so a bucket policy requiring SSE-KMS must still let
+/// the parts of an SSE-KMS upload through.
+fn upload_condition_keys(up: &UploadRecord) -> crate::policy::Extra {
+    let mut extra: crate::policy::Extra = Vec::new();
+    let sse = &up.sse;
+    if sse.ssec_check.is_some() {
+        extra.push(("s3:x-amz-server-side-encryption-customer-algorithm".into(), vec!["AES256".into()]));
+    } else if let Some(arn) = &sse.kms_key_arn {
+        extra.push(("s3:x-amz-server-side-encryption".into(), vec![if sse.dsse { "aws:kms:dsse" } else { "aws:kms" }.into()]));
+        extra.push(("s3:x-amz-server-side-encryption-aws-kms-key-id".into(), vec![arn.clone()]));
+    } else {
+        extra.push(("s3:x-amz-server-side-encryption".into(), vec!["AES256".into()]));
+    }
+    extra
+}
+
+/// `x-amz-copy-source-range`: exactly `bytes=first-last` within the source (no open ends, no
+/// clamping, unlike a GET Range).
+fn copy_range(r: &str, size: u64) -> Result<(u64, u64), S3Error> {
+    let bad = || S3Error::invalid_argument(format!("Range specified is not valid for source object of size: {size}"), "x-amz-copy-source-range", r);
+    let spec = r.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, z) = spec.split_once('-').ok_or_else(bad)?;
+    let (a, z) = (a.trim().parse::<u64>().map_err(|_| bad())?, z.trim().parse::<u64>().map_err(|_| bad())?);
+    if a > z || z >= size {
+        return Err(bad());
+    }
+    Ok((a, z + 1))
 }
 
 fn no_upload(id: &str) -> S3Error {
@@ -196,15 +227,18 @@ impl S3 {
                 name.to_ascii_lowercase()
             )));
         }
-        // Without an upload algorithm, parts still get CRC64NVME for the full-object checksum.
-        Ok(Ingest::new(content_md5, h, Some(upload_alg.unwrap_or(ChecksumAlgorithm::Crc64Nvme)))?.etag_md5(crate::checks::etag_is_md5(&up.sse)))
+        // Without an upload algorithm, parts still get CRC64NVME for the full-object checksum
+        // (next to whatever checksum the part itself carries).
+        let ingest = Ingest::new(content_md5, h, Some(upload_alg.unwrap_or(ChecksumAlgorithm::Crc64Nvme)))?;
+        let ingest = if upload_alg.is_none() { ingest.also(ChecksumAlgorithm::Crc64Nvme) } else { ingest };
+        Ok(ingest.etag_md5(crate::checks::etag_is_md5(&up.sse)))
     }
 
     pub async fn upload_part(&self, caller: &Caller, input: UploadPartInput, body: &mut dyn BodySource) -> Result<UploadPartOutput, S3Error> {
         let number = part_number(input.part_number)?;
         let b = self.bucket(caller, &input.bucket)?;
-        self.authorize(caller, Some(&b), "s3:PutObject", &object_arn(&b.rec.name, &input.key), &Vec::new())?;
         let (up, _) = self.upload(&b, &input.key, &input.upload_id).await?;
+        self.authorize(caller, Some(&b), "s3:PutObject", &object_arn(&b.rec.name, &input.key), &upload_condition_keys(&up))?;
         let customer = self.part_customer_key(caller, &up, &input.customer)?;
         let declared = input.content_length.ok_or(S3Error::MissingContentLength)?;
         if declared > MAX_PUT {
@@ -225,13 +259,15 @@ impl S3 {
         done: crate::checks::Ingested,
         customer_md5: Option<String>,
     ) -> Result<UploadPartOutput, S3Error> {
-        let (checksum, crc) = match &done.checksum {
-            Some((alg, raw)) => {
-                let crc = alg.is_crc().then(|| raw.iter().fold(0u64, |acc, b| (acc << 8) | *b as u64));
-                (up.checksum_algorithm.is_some().then(|| B64.encode(raw)), crc)
-            }
-            None => (None, None),
+        // The part checksum recorded is the upload's algorithm's (none without one); the CRC kept
+        // for combining is the upload's algorithm's, or CRC64NVME when the upload names none.
+        let upload_alg = up.checksum_algorithm.as_deref().and_then(ChecksumAlgorithm::from_name);
+        let combine_alg = upload_alg.unwrap_or(ChecksumAlgorithm::Crc64Nvme);
+        let raw_of = |alg: ChecksumAlgorithm| {
+            [&done.checksum, &done.also].into_iter().flatten().find(|(a, _)| *a == alg).map(|(_, raw)| raw.clone())
         };
+        let checksum = upload_alg.and_then(raw_of).map(|raw| B64.encode(raw));
+        let crc = if combine_alg.is_crc() { raw_of(combine_alg).map(|raw| raw.iter().fold(0u64, |acc, b| (acc << 8) | *b as u64)) } else { None };
         let part = PartRecord {
             number,
             segment,
@@ -257,24 +293,15 @@ impl S3 {
     pub async fn upload_part_copy(&self, caller: &Caller, input: UploadPartCopyInput) -> Result<(UploadPartOutput, i64), S3Error> {
         let number = part_number(input.part_number)?;
         let b = self.bucket(caller, &input.bucket)?;
-        self.authorize(caller, Some(&b), "s3:PutObject", &object_arn(&b.rec.name, &input.key), &Vec::new())?;
         let (up, _) = self.upload(&b, &input.key, &input.upload_id).await?;
+        self.authorize(caller, Some(&b), "s3:PutObject", &object_arn(&b.rec.name, &input.key), &upload_condition_keys(&up))?;
         let customer = self.part_customer_key(caller, &up, &input.customer)?;
         let src = self
             .copy_source(caller, &input.source_bucket, &input.source_key, input.source_version.as_deref(), &input.source_conditions, &input.source_customer)
             .await?;
         let (start, end) = match input.source_range.as_deref() {
             None => (0, src.rec.size),
-            Some(r) => match parse_range(Some(r), src.rec.size) {
-                Ok(Some((a, z))) if r.trim().starts_with("bytes=") && !r.contains("=-") && !r.trim().ends_with('-') => (a, z + 1),
-                Err(S3Error::InvalidRange { .. }) | Ok(Some(_)) => {
-                    return Err(S3Error::InvalidRequest(format!(
-                        "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy (object size {}).",
-                        src.rec.size
-                    )));
-                }
-                _ => return Err(S3Error::invalid_argument("The x-amz-copy-source-range value must be of the form bytes=first-last", "x-amz-copy-source-range", r)),
-            },
+            Some(r) => copy_range(r, src.rec.size)?,
         };
         if end - start > MAX_PUT {
             return Err(S3Error::InvalidRequest("The specified copy range is larger than the maximum part size (5 GiB).".into()));
@@ -289,8 +316,8 @@ impl S3 {
 
     pub async fn complete_multipart_upload(&self, caller: &Caller, input: CompleteMultipartInput) -> Result<CompleteMultipartOutput, S3Error> {
         let b = self.bucket(caller, &input.bucket)?;
-        self.authorize(caller, Some(&b), "s3:PutObject", &object_arn(&b.rec.name, &input.key), &Vec::new())?;
         let (up, up_version) = self.upload(&b, &input.key, &input.upload_id).await?;
+        self.authorize(caller, Some(&b), "s3:PutObject", &object_arn(&b.rec.name, &input.key), &upload_condition_keys(&up))?;
         if up.sse.ssec_check.is_some() && !input.customer.is_empty() {
             self.read_customer_key(caller, &up.sse, &input.customer)?;
         }

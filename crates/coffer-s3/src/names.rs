@@ -40,6 +40,10 @@ pub fn check_key(key: &str) -> Result<(), S3Error> {
     if key.len() > 1024 {
         return Err(S3Error::KeyTooLong("Your key is too long".into()));
     }
+    // XML 1.0 cannot carry NUL (listings could not return the key), nor can PostgreSQL text.
+    if key.contains('\0') {
+        return Err(S3Error::invalid_argument("Object key must not contain the NUL character.", "key", ""));
+    }
     Ok(())
 }
 

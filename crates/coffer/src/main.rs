@@ -153,11 +153,14 @@ async fn serve(cfg: Config) -> Result<(), String> {
         tracing::warn!("S3 object data is stored UNENCRYPTED (--unsafe-s3-no-encryption): for benchmarks only");
     }
 
+    let mut _tls_dir = None;
     let (tls, cert_path) = match &cfg.tls {
         TlsChoice::None => (None, None),
         TlsChoice::Files { cert, key } => (Some(tls::from_files(cert, key)?), None),
         TlsChoice::SelfSigned => {
-            let (a, p) = tls::self_signed()?;
+            let dir = datadir::TempDir::new("coffer-dev-tls")?;
+            let (a, p) = tls::self_signed(dir.path())?;
+            _tls_dir = Some(dir);
             (Some(a), Some(p))
         }
     };

@@ -34,13 +34,12 @@ pub fn from_files(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     config(certs, key)
 }
 
-/// Generates a self-signed certificate for localhost; writes the certificate (not the key) to a
-/// file whose path is returned, for clients to trust.
-pub fn self_signed() -> Result<(TlsAcceptor, PathBuf), String> {
+/// Generates a self-signed certificate for localhost; writes the certificate (not the key) into
+/// `dir` (a private directory the caller removes at exit) and returns its path, for clients to
+/// trust.
+pub fn self_signed(dir: &std::path::Path) -> Result<(TlsAcceptor, PathBuf), String> {
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
     let ck = rcgen::generate_simple_self_signed(names).map_err(|e| e.to_string())?;
-    let dir = std::env::temp_dir().join(format!("coffer-dev-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let path = dir.join("cert.pem");
     std::fs::write(&path, ck.cert.pem()).map_err(|e| e.to_string())?;
     let key = PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());

@@ -176,6 +176,16 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
         .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), String::from_utf8_lossy(&v).into_owned()))
         .collect();
     let op = ops::operation(&parts.method, &target, &query, &parts.headers);
+    // Signature Version 2 (AWS refuses it in every region opened since 2014).
+    let sigv2_header = header(&parts.headers, "authorization").is_some_and(|a| a.starts_with("AWS "));
+    let sigv2_query = query.iter().any(|(k, _)| k == "AWSAccessKeyId") && query.iter().any(|(k, _)| k == "Signature");
+    if sigv2_header || sigv2_query {
+        return fail(
+            S3Error::InvalidRequest("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".into()),
+            op.name(),
+            "",
+        );
+    }
     // Authentication: S3 signs the payload as the x-amz-content-sha256 header states.
     let sr = match sigv4::parse_request(&parts.headers, &raw_query) {
         Ok(sr) => sr,

@@ -86,116 +86,74 @@ impl Op {
     }
 }
 
-/// Bucket subresources S3 has and Coffer does not implement, by query parameter.
-const BUCKET_SUBRESOURCES: &[(&str, &str)] = &[
-    ("acl", "BucketAcl"),
-    ("cors", "BucketCors"),
-    ("lifecycle", "BucketLifecycleConfiguration"),
-    ("logging", "BucketLogging"),
-    ("notification", "BucketNotificationConfiguration"),
-    ("replication", "BucketReplication"),
-    ("tagging", "BucketTagging"),
-    ("website", "BucketWebsite"),
-    ("object-lock", "ObjectLockConfiguration"),
-    ("ownershipControls", "BucketOwnershipControls"),
-    ("publicAccessBlock", "PublicAccessBlock"),
-    ("accelerate", "BucketAccelerateConfiguration"),
-    ("requestPayment", "BucketRequestPayment"),
-    ("analytics", "BucketAnalyticsConfiguration"),
-    ("inventory", "BucketInventoryConfiguration"),
-    ("metrics", "BucketMetricsConfiguration"),
-    ("intelligent-tiering", "BucketIntelligentTieringConfiguration"),
-    ("policyStatus", "BucketPolicyStatus"),
-    ("versions", "ObjectVersions"),
-    ("metadataTable", "BucketMetadataTableConfiguration"),
-];
-const OBJECT_SUBRESOURCES: &[(&str, &str)] = &[
-    ("acl", "ObjectAcl"),
-    ("tagging", "ObjectTagging"),
-    ("retention", "ObjectRetention"),
-    ("legal-hold", "ObjectLegalHold"),
-    ("restore", "RestoreObject"),
-    ("select", "SelectObjectContent"),
-    ("torrent", "ObjectTorrent"),
-    ("attributes", "ObjectAttributes"),
-    ("renameObject", "RenameObject"),
+/// Every query parameter that selects an S3 operation (from the S3 API model), so that a
+/// request for an operation Coffer does not implement is refused as such — never mistaken for a
+/// plain bucket or object request (a PutBucketVersioning must not become a CreateBucket).
+const SUBRESOURCES: &[&str] = &[
+    "abac", "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption", "intelligent-tiering",
+    "inventory", "legal-hold", "lifecycle", "location", "logging", "metadataConfiguration", "metadataInventoryTable",
+    "metadataJournalTable", "metadataTable", "metrics", "notification", "object-lock", "ownershipControls", "policy",
+    "policyStatus", "publicAccessBlock", "renameObject", "replication", "requestPayment", "restore", "retention",
+    "select", "select-type", "session", "tagging", "torrent", "uploads", "uploadId", "versioning", "versions", "website",
 ];
 
 pub(crate) fn operation(method: &Method, t: &Target, query: &[(String, String)], headers: &HeaderMap) -> Op {
     let has = |n: &str| query.iter().any(|(k, _)| k == n);
+    let sub: Vec<&str> = SUBRESOURCES.iter().copied().filter(|s| has(s)).collect();
+    let only = |name: &str| sub.len() == 1 && sub[0] == name;
+    let m = method.clone();
     match (&t.bucket, &t.key) {
-        (None, _) => match *method {
-            Method::GET => Op::ListBuckets,
+        (None, _) => match m {
+            Method::GET if sub.is_empty() => Op::ListBuckets,
             _ => Op::Unsupported("Unknown"),
         },
-        (Some(_), None) => {
-            let m = method.clone();
-            if has("encryption") {
-                return match m {
-                    Method::GET => Op::GetBucketEncryption,
-                    Method::PUT => Op::PutBucketEncryption,
-                    Method::DELETE => Op::DeleteBucketEncryption,
-                    _ => Op::Unsupported("BucketEncryption"),
-                };
-            }
-            if has("policy") {
-                return match m {
-                    Method::GET => Op::GetBucketPolicy,
-                    Method::PUT => Op::PutBucketPolicy,
-                    Method::DELETE => Op::DeleteBucketPolicy,
-                    _ => Op::Unsupported("BucketPolicy"),
-                };
-            }
-            if has("location") && m == Method::GET {
-                return Op::GetBucketLocation;
-            }
-            if has("versioning") && m == Method::GET {
-                return Op::GetBucketVersioning;
-            }
-            if has("uploads") && m == Method::GET {
-                return Op::ListMultipartUploads;
-            }
-            if has("delete") && m == Method::POST {
-                return Op::DeleteObjects;
-            }
-            if let Some((_, name)) = BUCKET_SUBRESOURCES.iter().find(|(q, _)| has(q)) {
-                return Op::Unsupported(name);
-            }
-            match m {
-                Method::PUT => Op::CreateBucket,
-                Method::HEAD => Op::HeadBucket,
-                Method::DELETE => Op::DeleteBucket,
-                Method::GET if query.iter().any(|(k, v)| k == "list-type" && v == "2") => Op::ListObjectsV2,
-                Method::GET => Op::ListObjects,
-                _ => Op::Unsupported("Unknown"),
-            }
-        }
+        (Some(_), None) => match (m, sub.as_slice()) {
+            (Method::GET, ["encryption"]) => Op::GetBucketEncryption,
+            (Method::PUT, ["encryption"]) => Op::PutBucketEncryption,
+            (Method::DELETE, ["encryption"]) => Op::DeleteBucketEncryption,
+            (Method::GET, ["policy"]) => Op::GetBucketPolicy,
+            (Method::PUT, ["policy"]) => Op::PutBucketPolicy,
+            (Method::DELETE, ["policy"]) => Op::DeleteBucketPolicy,
+            (Method::GET, ["location"]) => Op::GetBucketLocation,
+            (Method::GET, ["versioning"]) => Op::GetBucketVersioning,
+            (Method::GET, ["uploads"]) => Op::ListMultipartUploads,
+            (Method::POST, ["delete"]) => Op::DeleteObjects,
+            (Method::PUT, []) => Op::CreateBucket,
+            (Method::HEAD, []) => Op::HeadBucket,
+            (Method::DELETE, []) => Op::DeleteBucket,
+            (Method::GET, []) if query.iter().any(|(k, v)| k == "list-type" && v == "2") => Op::ListObjectsV2,
+            (Method::GET, []) => Op::ListObjects,
+            (_, [name, ..]) => Op::Unsupported(subresource_name(name)),
+            _ => Op::Unsupported("Unknown"),
+        },
         (Some(_), Some(_)) => {
-            if let Some((_, name)) = OBJECT_SUBRESOURCES.iter().find(|(q, _)| has(q)) {
-                return Op::Unsupported(name);
-            }
             let copy = headers.contains_key("x-amz-copy-source");
-            match method.clone() {
-                Method::PUT if has("uploadId") => {
+            match m {
+                Method::PUT if only("uploadId") => {
                     if copy {
                         Op::UploadPartCopy
                     } else {
                         Op::UploadPart
                     }
                 }
-                Method::PUT if copy => Op::CopyObject,
-                Method::PUT => Op::PutObject,
-                Method::GET if has("uploadId") => Op::ListParts,
-                Method::GET => Op::GetObject,
-                Method::HEAD => Op::HeadObject,
-                Method::DELETE if has("uploadId") => Op::AbortMultipartUpload,
-                Method::DELETE => Op::DeleteObject,
-                Method::POST if has("uploads") => Op::CreateMultipartUpload,
-                Method::POST if has("uploadId") => Op::CompleteMultipartUpload,
-                _ => Op::Unsupported("Unknown"),
+                Method::PUT if sub.is_empty() && copy => Op::CopyObject,
+                Method::PUT if sub.is_empty() => Op::PutObject,
+                Method::GET if only("uploadId") => Op::ListParts,
+                Method::GET if sub.is_empty() => Op::GetObject,
+                Method::HEAD if sub.is_empty() => Op::HeadObject,
+                Method::DELETE if only("uploadId") => Op::AbortMultipartUpload,
+                Method::DELETE if sub.is_empty() => Op::DeleteObject,
+                Method::POST if only("uploads") => Op::CreateMultipartUpload,
+                Method::POST if only("uploadId") => Op::CompleteMultipartUpload,
+                _ => Op::Unsupported(sub.first().map(|n| subresource_name(n)).unwrap_or("Unknown")),
             }
         }
     }
+}
+
+/// A name for the log and the error message of an unimplemented subresource.
+fn subresource_name(q: &str) -> &'static str {
+    SUBRESOURCES.iter().find(|s| **s == q).copied().unwrap_or("Unknown")
 }
 
 fn ok() -> hyper::http::response::Builder {
