@@ -22,7 +22,7 @@ use crate::request::JSON_CONTENT_TYPE;
 
 /// A response body shaped and sized like Coffer's Encrypt response for a 32-byte plaintext.
 fn encrypt_like_body() -> Bytes {
-    let blob: [u8; 189] = coffer_crypto::random::bytes();
+    let blob: [u8; 111] = coffer_crypto::random::bytes();
     let v = serde_json::json!({
         "CiphertextBlob": B64.encode(blob),
         "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",

@@ -80,6 +80,9 @@ struct RunArgs {
     /// Region in the credential scope.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// PID of a server on this machine: its CPU use over the window is reported as well.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
     /// Print one JSON object on one line instead of text.
     #[arg(long)]
     json: bool,
@@ -105,6 +108,7 @@ fn run(a: RunArgs) -> Result<(), String> {
         access_key: a.access_key,
         secret_key: a.secret_key,
         region: a.region,
+        server_pid: a.server_pid,
     })?;
     if a.json {
         println!("{}", report.json());

@@ -50,6 +50,8 @@ pub struct Config {
     pub access_key: String,
     pub secret_key: String,
     pub region: String,
+    /// A local server process whose CPU use over the window is reported too.
+    pub server_pid: Option<u32>,
 }
 
 /// What one connection (and, merged, the whole run) observed inside the measurement window.
@@ -100,10 +102,23 @@ pub struct Report {
     pub max_us: u64,
     /// CPU the generator itself used during the window, in percent of one core.
     pub client_cpu_pct: Option<f64>,
+    /// CPU the server process (`--server-pid`) used during the window, in percent of one core.
+    pub server_cpu_pct: Option<f64>,
+    /// CPU the whole machine was busy with during the window (all processes and the kernel), in
+    /// percent of one core; what client and server do not account for was something else.
+    pub machine_cpu_pct: Option<f64>,
+    /// CPU time stolen by the hypervisor during the window, in percent of one core.
+    pub steal_cpu_pct: Option<f64>,
     pub first_error: Option<String>,
 }
 
 impl Report {
+    /// Server CPU time per successful request, in microseconds.
+    pub fn server_cpu_us_per_req(&self) -> Option<f64> {
+        let pct = self.server_cpu_pct?;
+        (self.ok > 0).then(|| pct / 100.0 * self.duration_s * 1e6 / self.ok as f64)
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::json!({
             "endpoint": self.endpoint,
@@ -122,6 +137,10 @@ impl Report {
             "p99_us": self.p99_us,
             "max_us": self.max_us,
             "client_cpu_pct": self.client_cpu_pct.map(|c| c.round()),
+            "server_cpu_pct": self.server_cpu_pct.map(|c| c.round()),
+            "server_cpu_us_per_req": self.server_cpu_us_per_req().map(|c| (c * 10.0).round() / 10.0),
+            "machine_cpu_pct": self.machine_cpu_pct.map(|c| c.round()),
+            "steal_cpu_pct": self.steal_cpu_pct.map(|c| c.round()),
             "first_error": self.first_error,
         })
     }
@@ -152,6 +171,12 @@ impl Report {
         );
         if let Some(c) = self.client_cpu_pct {
             s.push_str(&format!("client cpu  {c:.0}% of one core\n"));
+        }
+        if let (Some(c), Some(per)) = (self.server_cpu_pct, self.server_cpu_us_per_req()) {
+            s.push_str(&format!("server cpu  {c:.0}% of one core, {per:.1} µs per request\n"));
+        }
+        if let (Some(m), Some(st)) = (self.machine_cpu_pct, self.steal_cpu_pct) {
+            s.push_str(&format!("machine cpu {m:.0}% of one core busy in all, {st:.0}% stolen by the hypervisor\n"));
         }
         if let Some(e) = &self.first_error {
             s.push_str(&format!("first error {e}\n"));
@@ -260,14 +285,29 @@ async fn connection(shared: Arc<Shared>, mut signer: Signer) -> Stats {
     st
 }
 
-/// CPU time (user + system) this process has used, in seconds; Linux only.
-fn process_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+/// CPU time (user + system) a process (`None`: this one) has used, in seconds; Linux only.
+fn process_cpu_secs(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_ascii_whitespace().collect();
     let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
     Some(ticks as f64 / 100.0) // USER_HZ is 100 on every Linux architecture we run on
+}
+
+/// Whole-machine CPU time from /proc/stat in seconds: (busy, stolen). Busy is user, nice,
+/// system, irq and softirq time over all cores; Linux only.
+fn machine_cpu_secs() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line.split_ascii_whitespace().skip(1).map(|v| v.parse().unwrap_or(0)).collect();
+    // user nice system idle iowait irq softirq steal ...
+    let busy = f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)?;
+    Some((busy as f64 / 100.0, *f.get(7)? as f64 / 100.0))
 }
 
 fn resolve(endpoint: &str) -> Result<(SocketAddr, HeaderValue), String> {
@@ -349,9 +389,10 @@ pub fn run(cfg: Config) -> Result<Report, String> {
 
     // Sample this process's CPU time at the window's edges while the load threads run.
     std::thread::sleep(warm_end.saturating_duration_since(Instant::now()));
-    let cpu0 = process_cpu_secs();
+    let sample = || (process_cpu_secs(None), cfg.server_pid.and_then(|p| process_cpu_secs(Some(p))), machine_cpu_secs());
+    let (cpu0, srv0, mach0) = sample();
     std::thread::sleep(end.saturating_duration_since(Instant::now()));
-    let cpu1 = process_cpu_secs();
+    let (cpu1, srv1, mach1) = sample();
 
     let mut st = Stats::default();
     for h in handles {
@@ -376,6 +417,9 @@ pub fn run(cfg: Config) -> Result<Report, String> {
         p99_us: st.hist.quantile(0.99),
         max_us: st.hist.max(),
         client_cpu_pct: cpu0.zip(cpu1).map(|(a, b)| (b - a) / secs * 100.0),
+        server_cpu_pct: srv0.zip(srv1).map(|(a, b)| (b - a) / secs * 100.0),
+        machine_cpu_pct: mach0.zip(mach1).map(|(a, b)| (b.0 - a.0) / secs * 100.0),
+        steal_cpu_pct: mach0.zip(mach1).map(|(a, b)| (b.1 - a.1) / secs * 100.0),
         first_error: st.first_error,
     })
 }

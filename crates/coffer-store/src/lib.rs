@@ -1,4 +1,4 @@
-//! Coffer's persistence: one small trait, implemented on SQLite (and later PostgreSQL).
+//! Coffer's persistence: one small trait, implemented on SQLite and on PostgreSQL.
 //!
 //! Why this shape. Every service keeps its state as versioned *items* addressed by
 //! `(table, partition key, sort key)`, and changes them only through [`Store::write`]: a batch
@@ -12,11 +12,22 @@
 //! Values are opaque bytes. Services serialise their records; anything secret inside a record is
 //! already sealed under the root key (coffer-crypto) before it gets here, so no implementation of
 //! this trait ever sees a plaintext secret.
+//!
+//! Two implementations: [`SqliteStore`] (one process; a file, or memory for `--dev`) and
+//! [`PostgresStore`] (several stateless Coffer processes on one database), which also reports
+//! committed changes of cached tables ([`Store::changes`]) so that every node can keep its
+//! in-memory caches current.
 #![forbid(unsafe_code)]
 
+mod postgres;
 mod sqlite;
+#[doc(hidden)]
+pub mod testing;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -70,6 +81,15 @@ pub mod tables {
     pub const S3_PARTS: Table = Table::new("s3.parts");
     /// S3 object data files no longer referenced, to delete: pk = bucket id, sk = segment id.
     pub const S3_GARBAGE: Table = Table::new("s3.garbage");
+
+    /// Whether a multi-node store announces committed changes of this table to the other nodes
+    /// ([`Store::changes`](super::Store::changes)): true for the tables services hold in memory,
+    /// false for those they always read from the store (S3 objects, uploads, parts and garbage,
+    /// Parameter Store versions), which are also the large and busy ones. A table not named here
+    /// notifies, so that a new cached table cannot be forgotten.
+    pub fn notifies(table: Table) -> bool {
+        !matches!(table, S3_OBJECTS | S3_PARTS | S3_UPLOADS | S3_GARBAGE | SSM_VERSIONS)
+    }
 }
 
 /// One stored item.
@@ -141,6 +161,30 @@ impl std::fmt::Display for StoreError {
 }
 impl std::error::Error for StoreError {}
 
+/// A committed change of one item, announced by a multi-node store ([`Store::changes`]).
+///
+/// `version` is the item's new version, or 0 when it was deleted. A [`Change::resync`] marker
+/// (empty table name, version -1) instead says that changes may have been missed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub table: String,
+    pub pk: String,
+    pub sk: String,
+    pub version: i64,
+}
+
+impl Change {
+    /// The marker meaning "notifications may have been lost: reload everything you cache".
+    pub fn resync() -> Change {
+        Change { table: String::new(), pk: String::new(), sk: String::new(), version: -1 }
+    }
+
+    /// Whether this is the [`Change::resync`] marker rather than the change of one item.
+    pub fn is_resync(&self) -> bool {
+        self.table.is_empty()
+    }
+}
+
 /// Checks a precondition against the current version of an item (`None` = absent).
 pub fn expect_holds(expect: Expect, current: Option<i64>) -> bool {
     match (expect, current) {
@@ -178,6 +222,58 @@ pub trait Store: Send + Sync + 'static {
 
     /// "sqlite", "memory" or "postgres", for logs and the health endpoint.
     fn kind(&self) -> &'static str;
+
+    /// Committed changes made by any process sharing this store, for keeping in-memory caches
+    /// current across nodes; `None` for a store only this process writes (SQLite, memory).
+    ///
+    /// Only tables for which [`tables::notifies`] is true are reported, each committed put or
+    /// delete as one [`Change`] (this process's own writes included), in commit order.
+    ///
+    /// How to consume it:
+    /// - subscribe *before* loading the cache, so that nothing committed after the load is
+    ///   missed;
+    /// - on [`Change::is_resync`], reload everything cached from the store: the notification
+    ///   connection was lost and re-established (or a change could not be described), so
+    ///   changes may have been missed;
+    /// - on `RecvError::Lagged` (the receiver fell more than the channel's capacity behind),
+    ///   likewise reload everything: treat it exactly as a resync marker;
+    /// - `RecvError::Closed` means the store was dropped.
+    ///
+    /// A change says only *that* an item changed (and to which version): read the item from the
+    /// store to learn its value. Versions restart at 1 after a delete, so apply a delete
+    /// (version 0) by dropping the cached item rather than by comparing versions.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        None
+    }
+
+    /// Whether the change notifications are known to be current: every change committed before
+    /// a moment at most `max_age` ago has been delivered to [`Store::changes`] (on its own, or
+    /// covered by a resync marker). A node whose store answers false (for example for `max_age`
+    /// = 1 s) must not trust its caches; nor, after a resync marker, until it has reloaded them.
+    /// Always true for a store without notifications, whose only writer is this process.
+    ///
+    /// PostgreSQL: the listener connection runs `SELECT 1` every 250 ms; this is true when the
+    /// last answered one was sent at most `max_age` ago (its answer follows, on the same
+    /// connection, every notification of a change committed before it was sent).
+    fn listener_healthy_within(&self, max_age: Duration) -> bool {
+        let _ = max_age;
+        true
+    }
+}
+
+/// The smallest string greater than every string starting with `prefix` (None: unbounded), in
+/// byte (= code point) order.
+pub(crate) fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(c) = chars.pop() {
+        // The successor code point, skipping the surrogates, which are not chars.
+        let next = if c == '\u{D7FF}' { Some('\u{E000}') } else { char::from_u32(c as u32 + 1) };
+        if let Some(n) = next {
+            chars.push(n);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// Reads a whole table, page by page.

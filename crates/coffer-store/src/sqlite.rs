@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::{Item, Store, StoreError, Table, Write, expect_holds};
+use crate::{Item, Store, StoreError, Table, Write, expect_holds, prefix_end};
 
 /// Schema migrations, applied in order at start. Never edit a released entry: append.
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -147,18 +147,6 @@ fn current_version(tx: &rusqlite::Transaction<'_>, table: Table, pk: &str, sk: &
     .map_err(backend)
 }
 
-/// The smallest string greater than every string starting with `prefix` (None: unbounded).
-fn prefix_end(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(c) = chars.pop() {
-        if let Some(n) = char::from_u32(c as u32 + 1) {
-            chars.push(n);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn get(&self, table: Table, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
@@ -278,51 +266,21 @@ mod tests {
     }
 
     #[test]
-    fn conditional_writes() {
+    fn conformance() {
         rt().block_on(async {
             let s = SqliteStore::memory().unwrap();
-            let v = s.write(vec![Write::put(META, "a", "", b"1".to_vec(), Expect::Absent)]).await.unwrap();
-            assert_eq!(v, vec![1]);
-            let e = s.write(vec![Write::put(META, "a", "", b"2".to_vec(), Expect::Absent)]).await.unwrap_err();
-            assert_eq!(e, StoreError::Conflict { index: 0 });
-            let v = s.write(vec![Write::put(META, "a", "", b"2".to_vec(), Expect::Version(1))]).await.unwrap();
-            assert_eq!(v, vec![2]);
-            // a failing precondition later in the batch leaves earlier elements unwritten
-            let e = s
-                .write(vec![
-                    Write::put(META, "b", "", b"x".to_vec(), Expect::Any),
-                    Write::check(META, "a", "", Expect::Version(1)),
-                ])
-                .await
-                .unwrap_err();
-            assert_eq!(e, StoreError::Conflict { index: 1 });
-            assert!(s.get(META, "b", "").await.unwrap().is_none());
-            let item = s.get(META, "a", "").await.unwrap().unwrap();
-            assert_eq!((item.version, item.value), (2, b"2".to_vec()));
-            s.write(vec![Write::delete(META, "a", "", Expect::Exists)]).await.unwrap();
-            assert!(s.get(META, "a", "").await.unwrap().is_none());
-            assert!(s.write(vec![Write::delete(META, "a", "", Expect::Exists)]).await.is_err());
+            crate::testing::conformance(&s).await;
+            assert!(s.changes().is_none());
+            assert!(s.listener_healthy_within(std::time::Duration::ZERO));
         });
     }
 
     #[test]
-    fn listing_and_paging() {
+    fn concurrency() {
         rt().block_on(async {
-            let s = SqliteStore::memory().unwrap();
-            let mut batch = Vec::new();
-            for sk in ["alias/a", "alias/b", "alias/c", "other", "alias/b2"] {
-                batch.push(Write::put(META, "p", sk, vec![], Expect::Absent));
-            }
-            batch.push(Write::put(META, "q", "alias/z", vec![], Expect::Absent));
-            s.write(batch).await.unwrap();
-            let names = |v: Vec<Item>| v.into_iter().map(|i| i.sk).collect::<Vec<_>>();
-            assert_eq!(names(s.list(META, "p", "alias/", None, 10).await.unwrap()), ["alias/a", "alias/b", "alias/b2", "alias/c"]);
-            assert_eq!(names(s.list(META, "p", "alias/", Some("alias/b"), 2).await.unwrap()), ["alias/b2", "alias/c"]);
-            assert_eq!(names(s.list(META, "p", "", Some("alias/c"), 10).await.unwrap()), ["other"]);
-            let all = crate::scan_all(&s, META).await.unwrap();
-            assert_eq!(all.len(), 6);
-            let page = s.scan(META, Some(("p", "other")), 10).await.unwrap();
-            assert_eq!(names(page), ["alias/z"]);
+            let s: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::memory().unwrap());
+            crate::testing::concurrent_increments(std::slice::from_ref(&s), 8, 10).await;
+            crate::testing::concurrent_creates(&[s], 16).await;
         });
     }
 

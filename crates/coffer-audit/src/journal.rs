@@ -1,0 +1,671 @@
+//! The writer: open and recover, group commit, rotation, failure handling.
+//!
+//! # File format
+//!
+//! `<data_dir>/audit/journal-<first sequence, 20 digits>.jsonl`. Each record is one UTF-8 line
+//! terminated by `\n`:
+//!
+//! ```text
+//! {"sequence":<u64>,"previousHash":"<64 lower-case hex>",<the caller's fields>}
+//! ```
+//!
+//! - `sequence` starts at 1 and increases by exactly 1 per record, across files and restarts.
+//!   A file's name is the sequence of its first record, so the next file's name is the previous
+//!   file's last sequence + 1.
+//! - `previousHash` is the SHA-256 of the previous record's exact bytes, without its newline
+//!   (across files too); the first record ever has 64 zeros ([`crate::GENESIS_HASH`]).
+//! - The journal writes these two fields first; fields with the same names in the caller's
+//!   event are dropped, so an event can never override them. The caller's fields follow in
+//!   serde_json's order, compact (no raw newline can occur inside a record).
+//! - Only `\n`-terminated lines are records. Bytes after the last newline are a write that never
+//!   completed (and was never acknowledged); [`Journal::open`] truncates them and logs that it did.
+//! - [`Journal::open`] checks every record of the newest file (≤ one file size of reading) and
+//!   the link from the file before it, and refuses to open ([`AuditError::Corrupt`], naming the
+//!   offset) if one is damaged: appending after a damaged record would bury it under good ones.
+//!   Older files are left to [`crate::verify`]. If the oldest files were archived, the first
+//!   remaining record's `previousHash` is taken on trust.
+//! - A file is closed once it has reached [`JournalConfig::max_file_bytes`]; the next batch
+//!   starts a new file (so a file exceeds the limit by at most one batch).
+//!
+//! # Failures
+//!
+//! A batch whose `write` or `fdatasync` fails is answered with the error, every append in it
+//! failing. The writer then truncates the file back to the end of the last durable batch and
+//! fsyncs that, so a half-written line is never followed by a good one, and the next batch is
+//! tried normally. (Pages that failed writeback belong only to the truncated batch; everything
+//! before it was fsynced successfully.) If the truncation or its fsync fails too, the journal is
+//! *poisoned*: every later append fails with [`AuditError::Poisoned`] until the journal is
+//! reopened, and opening repairs the tail. Records of a failed batch can survive a crash that
+//! happens before the truncation reaches the disk; they chain correctly and describe calls
+//! whose requests failed.
+
+#[cfg(test)]
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use coffer_crypto::digest::{hex, sha256, unhex};
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use crate::files::{self, LOCK_FILE};
+use crate::{AuditError, EventBuilder};
+
+/// Tunables. [`Default`] gives the production values.
+#[derive(Clone, Debug)]
+pub struct JournalConfig {
+    /// Start a new file once the current one has reached this size. Default 64 MiB.
+    pub max_file_bytes: u64,
+    /// How long an idle writer waits, after the first event arrives, for more events to share
+    /// its fsync. Events that arrive while an fsync runs never wait: the writer takes them as
+    /// soon as that fsync ends. The wait is also capped at the recent average fsync time:
+    /// waiting longer than an fsync takes cannot pay off (a late event would have been covered
+    /// by the next fsync sooner), so on fast storage (tmpfs, NVMe with a write cache) the writer
+    /// barely waits. `Duration::ZERO` disables waiting. Default 2 ms.
+    pub linger: Duration,
+    /// Waiting stops early when no event arrived for this long (so an isolated request pays
+    /// about this much, not the whole `linger`). Default 200 µs.
+    pub linger_quiet: Duration,
+    /// A batch stops growing at this many bytes; the rest goes into the next batch at once.
+    /// Default 8 MiB.
+    pub max_batch_bytes: usize,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            max_file_bytes: 64 * 1024 * 1024,
+            linger: Duration::from_millis(2),
+            linger_quiet: Duration::from_micros(200),
+            max_batch_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// Proof that an event is durable: its sequence and the SHA-256 of its line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub sequence: u64,
+    pub hash: [u8; 32],
+}
+
+impl Receipt {
+    pub fn hash_hex(&self) -> String {
+        hex(&self.hash)
+    }
+}
+
+/// Counters since open, for monitoring and for measuring group commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events made durable.
+    pub events: u64,
+    /// Batches made durable (= data fsyncs).
+    pub batches: u64,
+    /// The largest batch, in events.
+    pub max_batch: u64,
+    /// Bytes written in durable batches.
+    pub bytes: u64,
+    /// New files started.
+    pub rotations: u64,
+    /// Batches that failed (each failed all its appends).
+    pub failed_batches: u64,
+}
+
+/// An event serialised for the journal: a compact JSON object without `sequence` and
+/// `previousHash`. Made from a [`Value`] (must be an object), a [`Map`] or an [`EventBuilder`]
+/// (the fastest: serialised straight from its fields).
+pub struct Event(Result<Vec<u8>, AuditError>);
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Ok(b) => write!(f, "Event({} bytes)", b.len()),
+            Err(e) => write!(f, "Event({e})"),
+        }
+    }
+}
+
+impl From<Map<String, Value>> for Event {
+    fn from(mut map: Map<String, Value>) -> Event {
+        map.remove("sequence");
+        map.remove("previousHash");
+        Event(serde_json::to_vec(&map).map_err(|e| AuditError::Serialize(e.to_string())))
+    }
+}
+
+impl From<Value> for Event {
+    fn from(value: Value) -> Event {
+        match value {
+            Value::Object(map) => map.into(),
+            _ => Event(Err(AuditError::NotAnObject)),
+        }
+    }
+}
+
+impl From<EventBuilder> for Event {
+    fn from(builder: EventBuilder) -> Event {
+        Event(Ok(builder.to_json_bytes()))
+    }
+}
+
+/// The future of one [`Journal::append`]: `Send`, `'static`, independent of the journal's
+/// lifetime (if the journal closes first, it resolves to [`AuditError::Closed`]).
+#[must_use = "an append is durable only when its future resolves Ok"]
+#[derive(Debug)]
+pub struct Append(Option<Result<oneshot::Receiver<Result<Receipt, AuditError>>, AuditError>>);
+
+impl Future for Append {
+    type Output = Result<Receipt, AuditError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let result = match self.0.as_mut().expect("Append polled after completion") {
+            Ok(rx) => match Pin::new(rx).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(result)) => result,
+                Poll::Ready(Err(_)) => Err(AuditError::Closed),
+            },
+            Err(_) => match self.0.take() {
+                Some(Err(e)) => Err(e),
+                _ => unreachable!(),
+            },
+        };
+        self.0 = None;
+        Poll::Ready(result)
+    }
+}
+
+struct Pending {
+    body: Vec<u8>,
+    reply: oneshot::Sender<Result<Receipt, AuditError>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    poisoned: AtomicBool,
+    events: AtomicU64,
+    batches: AtomicU64,
+    max_batch: AtomicU64,
+    bytes: AtomicU64,
+    rotations: AtomicU64,
+    failed_batches: AtomicU64,
+    head: Mutex<Option<Receipt>>,
+    #[cfg(test)]
+    faults: Mutex<VecDeque<Fault>>,
+}
+
+/// Failures a unit test can inject into the writer, consumed in order.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// The next batch write writes this many bytes, then fails.
+    Write { after: usize },
+    /// The next fsync of a batch fails.
+    Sync,
+    /// The next truncation after a failure fails.
+    Truncate,
+}
+
+/// The audit journal of one data directory. Share it behind an `Arc`; every method takes `&self`.
+/// Dropping it (or [`Journal::close`]) writes what is queued, stops the writer and releases the
+/// lock; it blocks until then (one last batch), so at shutdown drop it outside async code or
+/// accept a short block. Opening the same directory again before that fails with
+/// [`AuditError::Locked`].
+pub struct Journal {
+    tx: Option<mpsc::Sender<Pending>>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    dir: PathBuf,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl Journal {
+    /// Opens (creating if needed) `<data_dir>/audit`, takes its lock, recovers the chain head
+    /// from the last file (truncating a partial last line) and starts the writer thread. Needs
+    /// no async runtime.
+    pub fn open(data_dir: impl AsRef<Path>, config: JournalConfig) -> Result<Journal, AuditError> {
+        let data_dir = data_dir.as_ref();
+        let dir = files::audit_dir(data_dir);
+        if !dir.is_dir() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(&dir).map_err(|e| AuditError::io("create directory", &dir, e))?;
+            files::sync_dir(data_dir)?;
+        }
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = private(OpenOptions::new().create(true).truncate(false).write(true))
+            .open(&lock_path)
+            .map_err(|e| AuditError::io("open", &lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(AuditError::Locked(lock_path)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(AuditError::io("lock", &lock_path, e)),
+        }
+        let shared = Arc::new(Shared::default());
+        let writer = Writer::recover(&dir, config.clone(), shared.clone(), lock)?;
+        if writer.next_sequence > 1 {
+            *shared.head.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(Receipt { sequence: writer.next_sequence - 1, hash: writer.prev_hash });
+        }
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("coffer-audit-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| AuditError::io("start writer thread", &dir, e))?;
+        Ok(Journal { tx: Some(tx), shared, thread: Some(thread), dir })
+    }
+
+    /// Queues `event` (a JSON object: [`Value`], [`Map`] or [`EventBuilder`]) and resolves once
+    /// it is durable, with its sequence and hash; or with the error that kept it from being
+    /// durable. `sequence` and `previousHash` in `event` are ignored. The event is serialised
+    /// before this returns, on the caller's thread; the future only waits. Appends awaited one
+    /// after another get increasing sequences.
+    pub fn append(&self, event: impl Into<Event>) -> Append {
+        Append(Some(self.enqueue(event.into())))
+    }
+
+    fn enqueue(&self, event: Event) -> Result<oneshot::Receiver<Result<Receipt, AuditError>>, AuditError> {
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            return Err(AuditError::Poisoned);
+        }
+        let body = event.0?;
+        let (reply, rx) = oneshot::channel();
+        let tx = self.tx.as_ref().ok_or(AuditError::Closed)?;
+        tx.send(Pending { body, reply }).map_err(|_| AuditError::Closed)?;
+        Ok(rx)
+    }
+
+    /// The last durable record (`None` for an empty journal): record its hash elsewhere to anchor
+    /// the chain (see [`crate::verify_anchored`]).
+    pub fn head(&self) -> Option<Receipt> {
+        *self.shared.head.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a failed, un-undoable write has stopped the journal.
+    pub fn is_poisoned(&self) -> bool {
+        self.shared.poisoned.load(Ordering::Acquire)
+    }
+
+    pub fn stats(&self) -> Stats {
+        let s = &self.shared;
+        Stats {
+            events: s.events.load(Ordering::Relaxed),
+            batches: s.batches.load(Ordering::Relaxed),
+            max_batch: s.max_batch.load(Ordering::Relaxed),
+            bytes: s.bytes.load(Ordering::Relaxed),
+            rotations: s.rotations.load(Ordering::Relaxed),
+            failed_batches: s.failed_batches.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Writes everything queued, stops the writer and releases the lock (as dropping does, but
+    /// explicit at shutdown).
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn inject(&self, fault: Fault) {
+        self.shared.faults.lock().unwrap().push_back(fault);
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Writer {
+    dir: PathBuf,
+    config: JournalConfig,
+    shared: Arc<Shared>,
+    _lock: File,
+    file: File,
+    path: PathBuf,
+    /// Length of the current file up to the end of the last durable batch.
+    file_len: u64,
+    next_sequence: u64,
+    prev_hash: [u8; 32],
+    buf: Vec<u8>,
+    receipts: Vec<Receipt>,
+    /// Moving average of batch fsync times (caps the linger).
+    fsync_avg: Duration,
+}
+
+/// Journal files are readable by the owner only: they name principals, keys and addresses.
+fn private(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options
+}
+
+fn open_append(path: &Path) -> Result<File, AuditError> {
+    private(OpenOptions::new().read(true).append(true).create(true))
+        .open(path)
+        .map_err(|e| AuditError::io("open", path, e))
+}
+
+impl Writer {
+    /// Finds the chain head. The last file is checked record by record (the previous file
+    /// only for its last record): the writer must never append after a damaged record, which
+    /// would bury the damage under good records. A partial last line is cut off.
+    fn recover(dir: &Path, config: JournalConfig, shared: Arc<Shared>, lock: File) -> Result<Writer, AuditError> {
+        let list = files::list(dir)?;
+        let Some((first_sequence, path)) = list.last().cloned() else {
+            let path = dir.join(files::file_name(1));
+            let file = open_append(&path)?;
+            file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
+            files::sync_dir(dir)?;
+            return Ok(Writer::new(dir, config, shared, lock, file, path, 0, 1, [0; 32]));
+        };
+        // Where the last file must continue from.
+        let prev_hash: Option<String> = if list.len() >= 2 {
+            let (_, prev_path) = &list[list.len() - 2];
+            let mut prev = File::open(prev_path).map_err(|e| AuditError::io("open", prev_path, e))?;
+            let tail = files::read_tail(&mut prev, prev_path)?;
+            let corrupt = |offset, detail: String| AuditError::Corrupt { path: prev_path.clone(), offset, detail };
+            if tail.complete_len != tail.file_len {
+                return Err(corrupt(tail.complete_len, "file ends with a partial record".into()));
+            }
+            let Some((offset, line)) = &tail.last_line else {
+                return Err(corrupt(0, "file is empty".into()));
+            };
+            let seq = parse_sequence(line, prev_path, *offset)?;
+            if seq + 1 != first_sequence {
+                return Err(corrupt(
+                    *offset,
+                    format!("last record has sequence {seq} but the next file starts at {first_sequence}"),
+                ));
+            }
+            Some(hex(&sha256(line)))
+        } else if first_sequence == 1 {
+            Some(crate::GENESIS_HASH.to_string())
+        } else {
+            // Older files were archived: trust the first record's link.
+            None
+        };
+        let check = crate::verify::check_file(&path, first_sequence, prev_hash.as_deref(), &mut |_, _| None)?;
+        if let Some(b) = check.broken {
+            return Err(AuditError::Corrupt {
+                path,
+                offset: b.offset,
+                detail: format!(
+                    "record at line {}: {}; refusing to append after it (run verify; move the damaged tail aside to continue)",
+                    b.line, b.problem
+                ),
+            });
+        }
+        let file = open_append(&path)?;
+        let mut file_len = file.metadata().map_err(|e| AuditError::io("stat", &path, e))?.len();
+        if let Some((offset, bytes)) = check.partial {
+            tracing::warn!(
+                file = %path.display(),
+                offset,
+                dropped_bytes = bytes,
+                "audit journal ends with a partial record (a write interrupted by a crash, never acknowledged); truncating it"
+            );
+            file.set_len(offset).map_err(|e| AuditError::io("truncate", &path, e))?;
+            file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
+            file_len = offset;
+        }
+        let prev_hash = match unhex(&check.last_hash).and_then(|h| <[u8; 32]>::try_from(h).ok()) {
+            Some(h) => h,
+            None => {
+                return Err(AuditError::Corrupt {
+                    path,
+                    offset: 0,
+                    detail: format!("empty file starting at sequence {first_sequence} and no earlier file to chain to"),
+                });
+            }
+        };
+        Ok(Writer::new(dir, config, shared, lock, file, path, file_len, check.last_sequence + 1, prev_hash))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        dir: &Path,
+        config: JournalConfig,
+        shared: Arc<Shared>,
+        lock: File,
+        file: File,
+        path: PathBuf,
+        file_len: u64,
+        next_sequence: u64,
+        prev_hash: [u8; 32],
+    ) -> Writer {
+        Writer {
+            dir: dir.to_owned(),
+            shared,
+            _lock: lock,
+            file,
+            path,
+            file_len,
+            next_sequence,
+            prev_hash,
+            buf: Vec::with_capacity(1 << 20),
+            receipts: Vec::new(),
+            // Until fsyncs have been timed, allow the whole linger.
+            fsync_avg: config.linger,
+            config,
+        }
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<Pending>) {
+        let mut batch: Vec<Pending> = Vec::new();
+        loop {
+            let mut bytes = 0usize;
+            let idle = match rx.try_recv() {
+                Ok(p) => {
+                    bytes += p.body.len();
+                    batch.push(p);
+                    false
+                }
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => match rx.recv() {
+                    Ok(p) => {
+                        bytes += p.body.len();
+                        batch.push(p);
+                        true
+                    }
+                    Err(_) => break,
+                },
+            };
+            self.drain(&rx, &mut batch, &mut bytes);
+            let linger = self.config.linger.min(self.fsync_avg);
+            if idle && !linger.is_zero() {
+                let deadline = Instant::now() + linger;
+                while bytes < self.config.max_batch_bytes {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    match rx.recv_timeout(self.config.linger_quiet.min(deadline - now)) {
+                        Ok(p) => {
+                            bytes += p.body.len();
+                            batch.push(p);
+                            self.drain(&rx, &mut batch, &mut bytes);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.commit(&mut batch);
+        }
+    }
+
+    fn drain(&self, rx: &mpsc::Receiver<Pending>, batch: &mut Vec<Pending>, bytes: &mut usize) {
+        while *bytes < self.config.max_batch_bytes {
+            match rx.try_recv() {
+                Ok(p) => {
+                    *bytes += p.body.len();
+                    batch.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: &mut Vec<Pending>) {
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            for p in batch.drain(..) {
+                let _ = p.reply.send(Err(AuditError::Poisoned));
+            }
+            return;
+        }
+        match self.write_batch(batch) {
+            Ok(()) => {
+                let s = &self.shared;
+                let n = batch.len() as u64;
+                s.events.fetch_add(n, Ordering::Relaxed);
+                s.batches.fetch_add(1, Ordering::Relaxed);
+                s.max_batch.fetch_max(n, Ordering::Relaxed);
+                s.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+                *s.head.lock().unwrap_or_else(|p| p.into_inner()) = self.receipts.last().copied();
+                for (p, r) in batch.drain(..).zip(self.receipts.iter()) {
+                    let _ = p.reply.send(Ok(*r));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = batch.len(), "audit journal batch failed; failing its requests");
+                self.shared.failed_batches.fetch_add(1, Ordering::Relaxed);
+                self.undo();
+                for p in batch.drain(..) {
+                    let _ = p.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Formats the batch as chained lines, writes it with one `write` and one `fdatasync`.
+    /// Commits the chain state only when both succeeded.
+    fn write_batch(&mut self, batch: &[Pending]) -> Result<(), AuditError> {
+        if self.file_len >= self.config.max_file_bytes && self.file_len > 0 {
+            self.rotate()?;
+        }
+        self.buf.clear();
+        self.receipts.clear();
+        let mut sequence = self.next_sequence;
+        let mut prev = self.prev_hash;
+        for p in batch {
+            let start = self.buf.len();
+            self.buf.extend_from_slice(b"{\"sequence\":");
+            let _ = write!(self.buf, "{sequence}");
+            self.buf.extend_from_slice(b",\"previousHash\":\"");
+            self.buf.extend_from_slice(hex(&prev).as_bytes());
+            self.buf.push(b'"');
+            if p.body.len() > 2 {
+                self.buf.push(b',');
+                self.buf.extend_from_slice(&p.body[1..]);
+            } else {
+                self.buf.push(b'}');
+            }
+            prev = sha256(&self.buf[start..]);
+            self.buf.push(b'\n');
+            self.receipts.push(Receipt { sequence, hash: prev });
+            sequence += 1;
+        }
+        self.write_all()?;
+        self.sync()?;
+        self.file_len += self.buf.len() as u64;
+        self.next_sequence = sequence;
+        self.prev_hash = prev;
+        Ok(())
+    }
+
+    fn write_all(&mut self) -> Result<(), AuditError> {
+        #[cfg(test)]
+        if let Some(Fault::Write { after }) = self.take_fault(|f| matches!(f, Fault::Write { .. })) {
+            let _ = self.file.write_all(&self.buf[..after.min(self.buf.len())]);
+            return Err(AuditError::io("write", &self.path, std::io::Error::other("injected write failure")));
+        }
+        self.file.write_all(&self.buf).map_err(|e| AuditError::io("write", &self.path, e))
+    }
+
+    fn sync(&mut self) -> Result<(), AuditError> {
+        #[cfg(test)]
+        if self.take_fault(|f| *f == Fault::Sync).is_some() {
+            return Err(AuditError::io("fsync", &self.path, std::io::Error::other("injected fsync failure")));
+        }
+        let start = Instant::now();
+        self.file.sync_data().map_err(|e| AuditError::io("fsync", &self.path, e))?;
+        self.fsync_avg = (self.fsync_avg * 7 + start.elapsed()) / 8;
+        Ok(())
+    }
+
+    /// After a failed batch: cut the file back to its last durable length, or poison.
+    fn undo(&mut self) {
+        #[cfg(test)]
+        let injected = self.take_fault(|f| *f == Fault::Truncate).is_some();
+        #[cfg(not(test))]
+        let injected = false;
+        let result = if injected {
+            Err(std::io::Error::other("injected truncate failure"))
+        } else {
+            self.file.set_len(self.file_len).and_then(|()| self.file.sync_all())
+        };
+        if let Err(e) = result {
+            tracing::error!(
+                file = %self.path.display(),
+                error = %e,
+                "audit journal could not be truncated after a failed write; refusing appends until reopened"
+            );
+            self.shared.poisoned.store(true, Ordering::Release);
+        }
+    }
+
+    fn rotate(&mut self) -> Result<(), AuditError> {
+        let path = self.dir.join(files::file_name(self.next_sequence));
+        let file = open_append(&path)?;
+        // Anything already in a file of this name is from a batch that failed: unacknowledged.
+        file.set_len(0).map_err(|e| AuditError::io("truncate", &path, e))?;
+        file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
+        files::sync_dir(&self.dir)?;
+        tracing::info!(file = %path.display(), "audit journal started a new file");
+        self.file = file;
+        self.path = path;
+        self.file_len = 0;
+        self.shared.rotations.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn take_fault(&self, pick: impl Fn(&Fault) -> bool) -> Option<Fault> {
+        let mut q = self.shared.faults.lock().unwrap();
+        if q.front().is_some_and(&pick) { q.pop_front() } else { None }
+    }
+}
+
+fn parse_sequence(line: &[u8], path: &Path, offset: u64) -> Result<u64, AuditError> {
+    let corrupt = |detail: &str| AuditError::Corrupt { path: path.to_owned(), offset, detail: detail.into() };
+    let v: Value = serde_json::from_slice(line).map_err(|_| corrupt("last record is not valid JSON"))?;
+    match files::chain_fields(&v) {
+        (Some(seq), Some(h)) if seq > 0 && h.len() == 64 => Ok(seq),
+        _ => Err(corrupt("last record lacks a valid sequence or previousHash")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

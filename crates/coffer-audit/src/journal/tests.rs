@@ -1,0 +1,140 @@
+//! Failure handling, with faults injected into the writer.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::*;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("coffer-audit-unit-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn journal_bytes(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (_, p) in files::list(&files::audit_dir(dir)).unwrap() {
+        out.extend(std::fs::read(p).unwrap());
+    }
+    out
+}
+
+async fn append_many(j: &Journal, n: usize) -> Vec<Result<Receipt, AuditError>> {
+    let futures: Vec<_> = (0..n).map(|i| j.append(json!({"eventName": "Encrypt", "i": i}))).collect();
+    let mut out = Vec::new();
+    for f in futures {
+        out.push(f.await);
+    }
+    out
+}
+
+fn assert_consecutive(results: &[Result<Receipt, AuditError>], first: u64) {
+    let seqs: Vec<u64> = results.iter().filter_map(|r| r.as_ref().ok()).map(|r| r.sequence).collect();
+    let want: Vec<u64> = (first..first + seqs.len() as u64).collect();
+    assert_eq!(seqs, want);
+}
+
+#[tokio::test]
+async fn a_failed_write_fails_its_batch_and_leaves_no_half_line() {
+    let dir = temp_dir("write-fail");
+    let j = Journal::open(&dir, JournalConfig::default()).unwrap();
+    assert_consecutive(&append_many(&j, 5).await, 1);
+    let before = journal_bytes(&dir);
+
+    j.inject(Fault::Write { after: 37 });
+    let results = append_many(&j, 20).await;
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    assert!(failed >= 1, "the first batch after the fault fails");
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(r, AuditError::Io { op: "write", .. }), "{r}");
+    }
+    // Appends after the failed batch continue the chain from the last durable record.
+    assert_consecutive(&results, 6);
+    assert!(!j.is_poisoned());
+    let later = append_many(&j, 3).await;
+    assert!(later.iter().all(|r| r.is_ok()));
+    assert_eq!(j.stats().failed_batches, 1);
+    drop(j);
+
+    let after = journal_bytes(&dir);
+    assert!(after.starts_with(&before));
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.events, 5 + (20 - failed as u64) + 3);
+    assert!(report.partial_tail.is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_fsync_fails_every_pending_append() {
+    let dir = temp_dir("fsync-fail");
+    // A long linger so all 50 appends land in the one failing batch.
+    let config = JournalConfig {
+        linger: Duration::from_millis(200),
+        linger_quiet: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let j = Journal::open(&dir, config).unwrap();
+    j.inject(Fault::Sync);
+    let results = append_many(&j, 50).await;
+    assert!(results.iter().all(|r| matches!(r, Err(AuditError::Io { op: "fsync", .. }))));
+    assert_eq!(j.head(), None);
+    let ok = append_many(&j, 2).await;
+    assert_consecutive(&ok, 1);
+    assert!(ok.iter().all(|r| r.is_ok()));
+    drop(j);
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok() && report.events == 2, "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn an_undoable_failure_poisons_until_reopened() {
+    let dir = temp_dir("poison");
+    let j = Journal::open(&dir, JournalConfig::default()).unwrap();
+    assert_consecutive(&append_many(&j, 3).await, 1);
+    j.inject(Fault::Write { after: 10 });
+    j.inject(Fault::Truncate);
+    let r = j.append(json!({"eventName": "Decrypt"})).await;
+    assert!(matches!(r, Err(AuditError::Io { .. })));
+    assert!(j.is_poisoned());
+    assert!(matches!(j.append(json!({"eventName": "Decrypt"})).await, Err(AuditError::Poisoned)));
+    drop(j);
+
+    // The half line is still on disk; verify sees it as an unacknowledged tail, open cuts it.
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok() && report.partial_tail.is_some(), "{report}");
+    let j = Journal::open(&dir, JournalConfig::default()).unwrap();
+    assert_eq!(j.append(json!({"eventName": "Decrypt"})).await.unwrap().sequence, 4);
+    drop(j);
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok() && report.events == 4 && report.partial_tail.is_none(), "{report}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_failure_right_after_rotation_keeps_the_chain() {
+    let dir = temp_dir("rotate-fail");
+    let config = JournalConfig { max_file_bytes: 300, linger: Duration::ZERO, ..Default::default() };
+    let j = Journal::open(&dir, config.clone()).unwrap();
+    for _ in 0..4 {
+        j.append(json!({"eventName": "Encrypt", "pad": "x".repeat(100)})).await.unwrap();
+    }
+    let files_before = files::list(&files::audit_dir(&dir)).unwrap().len();
+    // The next batch rotates (the file is over 300 bytes), then its write fails.
+    j.inject(Fault::Write { after: 5 });
+    assert!(j.append(json!({"eventName": "Encrypt"})).await.is_err());
+    let r = j.append(json!({"eventName": "Encrypt"})).await.unwrap();
+    assert_eq!(r.sequence, 5);
+    drop(j);
+    assert!(files::list(&files::audit_dir(&dir)).unwrap().len() > files_before);
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok() && report.events == 5, "{report}");
+    let j = Journal::open(&dir, config).unwrap();
+    assert_eq!(j.append(json!({})).await.unwrap().sequence, 6);
+    drop(j);
+    assert!(crate::verify(&dir).unwrap().is_ok());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
