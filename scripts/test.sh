@@ -24,11 +24,22 @@ if ! command -v rclone >/dev/null; then
 fi
 rclone version | head -1
 
+step "PostgreSQL (a throwaway server for the multi-node tests; scripts/pg.sh)"
+PG_URL=$(scripts/pg.sh)
+echo "$PG_URL"
+# Databases of earlier runs.
+psql "$PG_URL" -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'coffer\_%'" |
+    while read -r db; do psql "$PG_URL" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null; done
+
 step "build"
 cargo build --workspace --all-targets --locked
 
-step "rust tests"
-cargo test --workspace --locked
+step "rust tests (SQLite; multi-node and store tests on PostgreSQL)"
+COFFER_TEST_PG="$PG_URL" COFFER_IT_PG="" cargo test --workspace --locked
+COFFER_IT_PG="$PG_URL" cargo test -p coffer-it --locked --test multinode
+
+step "KMS, IAM and Parameter Store integration suites again, on PostgreSQL"
+COFFER_IT_PG="$PG_URL" cargo test -p coffer-it --locked --test kms --test kms_asym --test identities --test ssm
 
 step "python compatibility suite"
 COFFER_BIN="$PWD/target/debug/coffer" ./compat/run.sh

@@ -40,6 +40,42 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// With `COFFER_IT_PG` set (a PostgreSQL URL, e.g. from scripts/pg.sh), every server the
+/// harness starts uses a PostgreSQL database instead of SQLite or memory: one per data directory
+/// (so that restarts find their data), a fresh one per `--dev` server. Tests that pass their own
+/// `--store` are left alone.
+pub fn pg_base() -> Option<String> {
+    std::env::var("COFFER_IT_PG").ok().filter(|s| !s.trim().is_empty())
+}
+
+fn pg_store_for(opts: &Options) -> Option<String> {
+    let base = pg_base()?;
+    if opts.args.iter().any(|a| a == "--store") {
+        return None;
+    }
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let name = match &opts.data_dir {
+        Some(d) => {
+            let mut h: u64 = 0xcbf29ce484222325;
+            for b in d.to_string_lossy().bytes() {
+                h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+            }
+            format!("coffer_it_{h:016x}")
+        }
+        None => format!("coffer_it_dev_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)),
+    };
+    let out = Command::new("psql")
+        .arg(&base)
+        .args(["-v", "ON_ERROR_STOP=0", "-qc", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("psql (PostgreSQL client) is needed for COFFER_IT_PG");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() || err.contains("already exists"), "creating database {name}: {err}");
+    let (head, _) = base.rsplit_once('/').expect("COFFER_IT_PG is a postgres:// URL with a database");
+    Some(format!("{head}/{name}"))
+}
+
 /// A running coffer process.
 pub struct Coffer {
     child: Option<Child>,
@@ -100,6 +136,9 @@ impl Coffer {
             cmd.arg("--data-dir").arg(d);
         }
         cmd.args(&opts.args);
+        if let Some(url) = pg_store_for(&opts) {
+            cmd.arg("--store").arg(url);
+        }
         cmd.env_remove("COFFER_ROOT_KEY");
         for (k, v) in &opts.env {
             cmd.env(k, v);

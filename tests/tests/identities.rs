@@ -605,3 +605,29 @@ async fn dev_mode_serves_iam_and_sts() {
     let s = c.sts_with(&ci).assume_role().role_arn("arn:aws:iam::123456789012:role/r").role_session_name("t1").send().await.unwrap();
     assert_eq!(s.assumed_role_user.unwrap().arn, "arn:aws:sts::123456789012:assumed-role/r/t1");
 }
+
+/// IAM names are case-insensitive but keep their spelling; a mixed-case user's access key must
+/// still work after a restart (its record names the user as spelt).
+#[tokio::test]
+async fn mixed_case_users_survive_a_restart() {
+    let dir = temp_dir("mixedcase");
+    let c = Coffer::start(Options { data_dir: Some(dir.join("data")), ..Default::default() });
+    let admin = c.creds();
+    let iam = c.iam_with(&admin);
+    let creds = user(&c, &admin, "MixedCase").await;
+    iam.put_user_policy()
+        .user_name("MIXEDCASE")
+        .policy_name("list")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:ListKeys","Resource":"*"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(any_code(iam.create_user().user_name("mixedcase").send().await), "EntityAlreadyExists");
+    assert!(c.kms_with(&creds).list_keys().send().await.is_ok());
+    assert_eq!(c.stop().code(), Some(0));
+    let c = Coffer::start(Options { data_dir: Some(dir.join("data")), ..Default::default() });
+    assert!(c.kms_with(&creds).list_keys().send().await.is_ok());
+    let u = c.iam_with(&c.creds()).get_user().user_name("mixedCASE").send().await.unwrap().user.unwrap();
+    assert_eq!(u.user_name, "MixedCase");
+    assert_eq!(c.stop().code(), Some(0));
+}

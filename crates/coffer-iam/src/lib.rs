@@ -170,6 +170,59 @@ impl Iam {
             state: RwLock::new(State::default()),
             builtin: policies::builtin_policies(),
         };
+        let st = iam.read_state().await?;
+        *iam.state.write().expect("lock") = st;
+        Ok(iam)
+    }
+
+    /// Reloads every identity (another node's changes may have been missed).
+    pub async fn reload_all(&self) -> Result<(), IamError> {
+        let st = self.read_state().await?;
+        *self.write_state() = st;
+        Ok(())
+    }
+
+    /// Applies a change another node committed to an IAM item. Access keys and sessions (the
+    /// frequent ones, and the ones authentication reads) are re-read one by one; users, roles,
+    /// policies and accounts, which change rarely and are linked to each other, reload all.
+    pub async fn apply_change(&self, table: &str, pk: &str) -> Result<(), IamError> {
+        if table == tables::ACCESS_KEYS.name() {
+            match self.get_item::<AccessKeyRecord>(tables::ACCESS_KEYS, pk, "").await? {
+                Some((rec, version)) => {
+                    let mut st = self.write_state();
+                    let cred = self.key_credential(&rec, &st)?;
+                    st.keys.insert(rec.access_key_id.clone(), Arc::new(cred));
+                    st.key_records.insert(rec.access_key_id.clone(), (rec, version));
+                }
+                None => {
+                    let mut st = self.write_state();
+                    st.keys.remove(pk);
+                    st.key_records.remove(pk);
+                }
+            }
+            Ok(())
+        } else if table == tables::SESSIONS.name() {
+            match self.get_item::<SessionRecord>(tables::SESSIONS, pk, "").await? {
+                Some((rec, _)) => {
+                    let mut st = self.write_state();
+                    self.install_session(&rec, &mut st)?;
+                }
+                None => {
+                    let mut st = self.write_state();
+                    st.keys.remove(pk);
+                    st.session_policies.remove(pk);
+                }
+            }
+            Ok(())
+        } else if [tables::ACCOUNTS, tables::USERS, tables::ROLES, tables::POLICIES].iter().any(|t| t.name() == table) {
+            self.reload_all().await
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn read_state(&self) -> Result<State, IamError> {
+        let iam = self;
         let mut st = State::default();
         for item in scan_all(iam.store.as_ref(), tables::ACCOUNTS).await? {
             let rec: AccountRecord = decode("account", &item.value)?;
@@ -201,8 +254,7 @@ impl Iam {
             }
             iam.install_session(&rec, &mut st)?;
         }
-        *iam.state.write().expect("lock") = st;
-        Ok(iam)
+        Ok(st)
     }
 
     pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -226,7 +278,7 @@ impl Iam {
             .map_err(|e| IamError::Corrupt(format!("access key {}: {e}", rec.access_key_id)))?;
         let principal = match &rec.user_name {
             None => Principal::root(&rec.account_id),
-            Some(u) => match st.users.get(&(rec.account_id.clone(), u.clone())) {
+            Some(u) => match st.users.get(&named(&rec.account_id, u)) {
                 Some(e) => users::principal(&e.rec),
                 None => return Err(IamError::Corrupt(format!("access key {} names missing user {u}", rec.access_key_id))),
             },

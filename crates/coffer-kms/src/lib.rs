@@ -75,6 +75,12 @@ fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T,
     serde_json::from_slice(bytes).map_err(|e| KmsError::Internal(format!("stored {what} is unreadable: {e}")))
 }
 
+fn alias_entry(item: &coffer_store::Item) -> Result<AliasEntry, KmsError> {
+    let rec: AliasRecord = decode("alias", &item.value)?;
+    let (account, region) = item.pk.split_once(':').unwrap_or((&item.pk, ""));
+    Ok(AliasEntry { name: item.sk.clone(), account: account.to_string(), region: region.to_string(), rec, version: item.version })
+}
+
 fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("records serialise")
 }
@@ -90,29 +96,61 @@ impl Kms {
         identities: Arc<dyn Identities>,
     ) -> Result<Kms, KmsError> {
         let kms = Kms { store, root, clock, cache: Cache::default(), config, identities };
-        for item in scan_all(kms.store.as_ref(), tables::KMS_KEYS).await? {
+        kms.load_into(&kms.cache).await?;
+        Ok(kms)
+    }
+
+    /// Reads every key, alias and grant into `cache`, reusing the unsealed materials of keys
+    /// already in `self.cache` whose materials did not change.
+    async fn load_into(&self, cache: &Cache) -> Result<(), KmsError> {
+        for item in scan_all(self.store.as_ref(), tables::KMS_KEYS).await? {
             let rec: KeyRecord = decode("key", &item.value)?;
-            let entry = KeyEntry::build(rec, item.version, &kms.root, None)?;
-            kms.cache.put_key(Arc::new(entry));
+            let prev = coffer_crypto::random::parse_uuid(&rec.key_id).and_then(|u| self.cache.key(&u));
+            let entry = KeyEntry::build(rec, item.version, &self.root, prev.as_deref())?;
+            cache.put_key(Arc::new(entry));
         }
-        for item in scan_all(kms.store.as_ref(), tables::KMS_ALIASES).await? {
-            let rec: AliasRecord = decode("alias", &item.value)?;
-            let (account, region) = item.pk.split_once(':').unwrap_or((&item.pk, ""));
-            kms.cache.put_alias(Arc::new(AliasEntry {
-                name: item.sk.clone(),
-                account: account.to_string(),
-                region: region.to_string(),
-                rec,
-                version: item.version,
-            }));
+        for item in scan_all(self.store.as_ref(), tables::KMS_ALIASES).await? {
+            cache.put_alias(Arc::new(alias_entry(&item)?));
         }
-        for item in scan_all(kms.store.as_ref(), tables::KMS_GRANTS).await? {
+        for item in scan_all(self.store.as_ref(), tables::KMS_GRANTS).await? {
             let rec: state::GrantRecord = decode("grant", &item.value)?;
             if let Some(uuid) = coffer_crypto::random::parse_uuid(&rec.key_id) {
-                kms.cache.put_grant(uuid, Arc::new(state::GrantEntry { rec, version: item.version }));
+                cache.put_grant(uuid, Arc::new(state::GrantEntry { rec, version: item.version }));
             }
         }
-        Ok(kms)
+        Ok(())
+    }
+
+    /// Reloads everything (another node's changes may have been missed).
+    pub async fn reload_all(&self) -> Result<(), KmsError> {
+        let fresh = Cache::default();
+        self.load_into(&fresh).await?;
+        self.cache.replace(fresh);
+        Ok(())
+    }
+
+    /// Applies a change another node committed to one KMS item: re-reads it from the store.
+    pub async fn apply_change(&self, table: &str, pk: &str, sk: &str) -> Result<(), KmsError> {
+        if table == tables::KMS_KEYS.name() {
+            self.reload_key(pk).await?;
+        } else if table == tables::KMS_ALIASES.name() {
+            let (account, region) = pk.split_once(':').unwrap_or((pk, ""));
+            let entry = match self.store.get(tables::KMS_ALIASES, pk, sk).await? {
+                Some(item) => Some(Arc::new(alias_entry(&item)?)),
+                None => None,
+            };
+            self.cache.set_alias(account, region, sk, entry);
+        } else if table == tables::KMS_GRANTS.name() {
+            let Some(uuid) = coffer_crypto::random::parse_uuid(pk) else { return Ok(()) };
+            match self.store.get(tables::KMS_GRANTS, pk, sk).await? {
+                Some(item) => {
+                    let rec: state::GrantRecord = decode("grant", &item.value)?;
+                    self.cache.put_grant(uuid, Arc::new(state::GrantEntry { rec, version: item.version }));
+                }
+                None => self.cache.remove_grant(&uuid, sk),
+            }
+        }
+        Ok(())
     }
 
     /// Number of keys held (all accounts and regions).

@@ -304,6 +304,26 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// Replaces everything with `other`'s contents (a full reload).
+    pub fn replace(&self, other: Cache) {
+        *self.inner.write().expect("cache lock") = other.inner.into_inner().expect("cache lock");
+    }
+
+    /// Sets an alias to exactly what the store holds (None: absent), whatever its version —
+    /// a deleted and re-created alias starts again at version 1.
+    pub fn set_alias(&self, account: &str, region: &str, name: &str, a: Option<Arc<AliasEntry>>) {
+        let mut g = self.inner.write().expect("cache lock");
+        let m = g.aliases.entry((account.to_string(), region.to_string())).or_default();
+        match a {
+            Some(a) => {
+                m.insert(name.to_string(), a);
+            }
+            None => {
+                m.remove(name);
+            }
+        }
+    }
+
     pub fn key(&self, uuid: &[u8; 16]) -> Option<Arc<KeyEntry>> {
         self.inner.read().expect("cache lock").keys.get(uuid).cloned()
     }

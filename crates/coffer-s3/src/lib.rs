@@ -137,6 +137,26 @@ impl S3 {
         self.clock.now().millis()
     }
 
+    /// Reloads every bucket (another node's changes may have been missed).
+    pub async fn reload_all(&self) -> Result<(), S3Error> {
+        let mut fresh = HashMap::new();
+        for item in scan_all(self.store.as_ref(), tables::S3_BUCKETS).await? {
+            let rec: BucketRecord = decode("bucket", &item.value)?;
+            let entry = self.bucket_entry(rec, item.version)?;
+            fresh.insert(entry.rec.name.clone(), Arc::new(entry));
+        }
+        *self.buckets.write().expect("bucket lock") = fresh;
+        Ok(())
+    }
+
+    /// Applies a change another node committed to a bucket.
+    pub async fn apply_change(&self, table: &str, pk: &str) -> Result<(), S3Error> {
+        if table == tables::S3_BUCKETS.name() {
+            self.reload_bucket(pk).await?;
+        }
+        Ok(())
+    }
+
     /// Encrypted chunks read so far (tests prove range reads touch only what they need).
     pub fn chunks_read(&self) -> u64 {
         self.stats.chunks_read.load(Ordering::Relaxed)

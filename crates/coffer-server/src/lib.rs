@@ -48,6 +48,35 @@ impl Default for Limits {
     }
 }
 
+/// Whether this node's caches may be trusted: the store confirms its change feed is alive
+/// (always, for single-node stores) and no full reload is under way. While not fresh, requests
+/// are answered 503 so that no node acts on state more than [`MAX_STALENESS`] old.
+pub struct Freshness {
+    store: Arc<dyn coffer_store::Store>,
+    reloading: std::sync::atomic::AtomicBool,
+}
+
+/// How stale a node's view of other nodes' changes may be before it stops serving.
+pub const MAX_STALENESS: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Freshness {
+    pub fn new(store: Arc<dyn coffer_store::Store>) -> Freshness {
+        Freshness { store, reloading: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    pub fn set_reloading(&self, on: bool) {
+        self.reloading.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn reloading(&self) -> bool {
+        self.reloading.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn fresh(&self) -> bool {
+        !self.reloading() && self.store.listener_healthy_within(MAX_STALENESS)
+    }
+}
+
 /// Everything a request handler needs: the services and the server's settings.
 pub struct App {
     pub kms: Arc<Kms>,
@@ -62,6 +91,7 @@ pub struct App {
     pub clock_control: bool,
     pub limits: Limits,
     pub store_kind: &'static str,
+    pub freshness: Arc<Freshness>,
     signing_keys: sigv4::SigningKeyCache,
 }
 
@@ -77,7 +107,8 @@ impl App {
         clock_control: bool,
         limits: Limits,
         store_kind: &'static str,
+        freshness: Arc<Freshness>,
     ) -> App {
-        App { kms, iam, ssm, s3, s3_domains, dev, clock_control, limits, store_kind, signing_keys: Default::default() }
+        App { kms, iam, ssm, s3, s3_domains, dev, clock_control, limits, store_kind, freshness, signing_keys: Default::default() }
     }
 }

@@ -127,11 +127,27 @@ fn operation(parts: &Parts, form: Option<&[(String, String)]>) -> String {
 /// One request: S3 requests stream; every other protocol is buffered.
 pub async fn handle(app: Arc<App>, conn: ConnInfo, req: Request<Incoming>) -> Response<crate::s3::ResponseBody> {
     let (parts, body) = req.into_parts();
+    if !parts.uri.path().starts_with("/_coffer/") && !app.freshness.fresh() {
+        return unavailable(&parts);
+    }
     if !parts.uri.path().starts_with("/_coffer/") && crate::s3::looks_like_s3(&parts) {
         let request_id = coffer_crypto::random::uuid_v4();
         return crate::s3::handle(app, conn, parts, body, request_id, Instant::now()).await;
     }
     handle_buffered(app, conn, parts, body).await.map(|b| b.map_err(|never| match never {}).boxed())
+}
+
+/// 503 while this node cannot vouch for its caches (multi-node; see `Freshness`). Clients retry.
+fn unavailable(parts: &Parts) -> Response<crate::s3::ResponseBody> {
+    let request_id = coffer_crypto::random::uuid_v4();
+    tracing::warn!(request_id = %request_id, "refusing a request: this node's view of shared state may be stale");
+    let message = "Coffer cannot confirm its view of shared state is current; retry shortly.";
+    if crate::s3::looks_like_s3(parts) {
+        let e = coffer_s3::S3Error::Wire { code: "ServiceUnavailable".into(), status: 503, message: message.into() };
+        return crate::s3::error_response(&e, &request_id, parts.uri.path(), parts.method == Method::HEAD);
+    }
+    let e = WireError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableException", message);
+    Protocol::guess(parts).error(&e, &request_id).map(|b| b.map_err(|never| match never {}).boxed())
 }
 
 async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Incoming) -> Response<Full<Bytes>> {

@@ -88,11 +88,37 @@ impl Ssm {
         config: SsmConfig,
     ) -> Result<Ssm, SsmError> {
         let ssm = Ssm { store, kms, identities, clock, cache: Cache::default(), config };
-        for item in scan_all(ssm.store.as_ref(), tables::SSM_PARAMETERS).await? {
-            let rec: HeadRecord = decode("parameter", &item.value)?;
-            ssm.cache.put(&item.pk, Arc::new(HeadEntry { rec, version: item.version }));
-        }
+        ssm.load_into(&ssm.cache).await?;
         Ok(ssm)
+    }
+
+    async fn load_into(&self, cache: &Cache) -> Result<(), SsmError> {
+        for item in scan_all(self.store.as_ref(), tables::SSM_PARAMETERS).await? {
+            let rec: HeadRecord = decode("parameter", &item.value)?;
+            cache.put(&item.pk, Arc::new(HeadEntry { rec, version: item.version }));
+        }
+        Ok(())
+    }
+
+    /// Reloads every parameter head (another node's changes may have been missed).
+    pub async fn reload_all(&self) -> Result<(), SsmError> {
+        let fresh = Cache::default();
+        self.load_into(&fresh).await?;
+        self.cache.replace(fresh);
+        Ok(())
+    }
+
+    /// Applies a change another node committed to a parameter head.
+    pub async fn apply_change(&self, table: &str, pk: &str, sk: &str) -> Result<(), SsmError> {
+        if table != tables::SSM_PARAMETERS.name() {
+            return Ok(());
+        }
+        let entry = match self.store.get(tables::SSM_PARAMETERS, pk, sk).await? {
+            Some(item) => Some(Arc::new(HeadEntry { rec: decode("parameter", &item.value)?, version: item.version })),
+            None => None,
+        };
+        self.cache.set(pk, sk, entry);
+        Ok(())
     }
 
     pub(crate) fn scope(caller: &Caller) -> String {

@@ -134,6 +134,20 @@ impl Cache {
         g.heads.insert(k, e);
     }
 
+    /// Sets a head to exactly what the store holds (None: absent), whatever its version — a
+    /// deleted and re-created parameter starts again at version 1.
+    pub fn set(&self, scope: &str, key: &str, e: Option<Arc<HeadEntry>>) {
+        self.remove(scope, key);
+        if let Some(e) = e {
+            self.put(scope, e);
+        }
+    }
+
+    /// Replaces everything with `other`'s contents (a full reload).
+    pub fn replace(&self, other: Cache) {
+        *self.inner.write().expect("ssm cache") = other.inner.into_inner().expect("ssm cache");
+    }
+
     pub fn remove(&self, scope: &str, key: &str) {
         let mut g = self.inner.write().expect("ssm cache");
         if let Some(old) = g.heads.remove(&(scope.to_string(), key.to_string())) {

@@ -82,6 +82,12 @@ pub mod tables {
     /// S3 object data files no longer referenced, to delete: pk = bucket id, sk = segment id.
     pub const S3_GARBAGE: Table = Table::new("s3.garbage");
 
+    /// Every table (`coffer migrate` copies these).
+    pub const ALL: &[Table] = &[
+        META, ACCOUNTS, ACCESS_KEYS, USERS, ROLES, POLICIES, SESSIONS, KMS_KEYS, KMS_ALIASES, KMS_GRANTS, SSM_PARAMETERS,
+        SSM_VERSIONS, S3_BUCKETS, S3_OBJECTS, S3_UPLOADS, S3_PARTS, S3_GARBAGE,
+    ];
+
     /// Whether a multi-node store announces committed changes of this table to the other nodes
     /// ([`Store::changes`](super::Store::changes)): true for the tables services hold in memory,
     /// false for those they always read from the store (S3 objects, uploads, parts and garbage,

@@ -200,6 +200,30 @@ impl PostgresStore {
             .map_err(|e| StoreError::Backend(format!("PostgreSQL at {}: no connection: {}", self.target, pool_error(&e))))
     }
 
+    /// Whether the database holds no items (a migration target must be empty).
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let r = client.query_one("SELECT NOT EXISTS (SELECT 1 FROM items)", &[]).await.map_err(|e| self.backend("checking emptiness", &e))?;
+        Ok(r.get(0))
+    }
+
+    /// Copies items as they are — values (sealed secrets included) and versions unchanged — in
+    /// one transaction: `coffer migrate`. Refuses an item that already exists.
+    pub async fn import(&self, items: &[(Table, Item)]) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.backend("starting the import", &e))?;
+        let st = tx
+            .prepare("INSERT INTO items (tbl, pk, sk, version, value) VALUES ($1, $2, $3, $4, $5)")
+            .await
+            .map_err(|e| self.backend("preparing the import", &e))?;
+        for (table, item) in items {
+            tx.execute(&st, &[&table.name(), &item.pk, &item.sk, &item.version, &item.value])
+                .await
+                .map_err(|e| self.backend(&format!("importing {} {}/{}", table.name(), item.pk, item.sk), &e))?;
+        }
+        tx.commit().await.map_err(|e| self.backend("committing the import", &e))
+    }
+
     /// The schema version the database is at (0 for a new, empty database).
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         let client = self.client().await?;

@@ -26,6 +26,22 @@ pub enum Command {
     /// Administer a running Coffer through its admin API (signed with administrator credentials).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Move a single-node (SQLite) store to PostgreSQL, unchanged: every item is copied with its
+    /// version and sealed values as they are — nothing is decrypted. Stop the SQLite node first;
+    /// the target database must be empty. Afterwards start nodes with --store <postgres URL> and
+    /// the data directory's root.key (or COFFER_ROOT_KEY); S3 object data stays in
+    /// <data dir>/objects, which the nodes must share.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// The SQLite data directory (holding coffer.db).
+    #[arg(long, value_name = "DIR")]
+    pub from: std::path::PathBuf,
+    /// The PostgreSQL URL to move the data to.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,8 +103,9 @@ pub struct ServeArgs {
     #[arg(long, env = "COFFER_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Store: `sqlite` (the file coffer.db in the data directory, the default) or `sqlite:<path>`.
-    /// PostgreSQL (`postgres://...`) arrives in a later release.
+    /// Store: `sqlite` (the file coffer.db in the data directory, the default), `sqlite:<path>`, or
+    /// `postgres://user@host:port/db?sslmode=...` — several Coffer nodes may share one PostgreSQL
+    /// database (every node needs the same root key, and S3 nodes a shared data directory).
     #[arg(long, env = "COFFER_STORE", value_name = "URL")]
     pub store: Option<String>,
 

@@ -34,6 +34,8 @@ pub struct FileConfig {
 pub enum StoreChoice {
     Memory,
     Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (several nodes may share it).
+    Postgres(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,11 +81,14 @@ impl Config {
             listen_s.parse().map_err(|_| format!("listen address {listen_s:?} is not an IP:port address"))?;
         let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./coffer-data"));
         let store_s = args.store.or(file.store);
+        let is_pg = |s: &str| s.starts_with("postgres://") || s.starts_with("postgresql://");
         let store = if args.dev {
-            if store_s.is_some() {
-                return Err("--dev always uses an in-memory store; do not set store".into());
+            match store_s.as_deref() {
+                None => StoreChoice::Memory,
+                // --dev on PostgreSQL: dev authentication rules over a shared database (tests).
+                Some(s) if is_pg(s) => StoreChoice::Postgres(s.to_string()),
+                Some(_) => return Err("--dev uses an in-memory store (or a postgres:// store); do not set a SQLite store".into()),
             }
-            StoreChoice::Memory
         } else {
             match store_s.as_deref() {
                 None | Some("sqlite") => StoreChoice::Sqlite(data_dir.join("coffer.db")),
@@ -94,10 +99,8 @@ impl Config {
                     }
                     StoreChoice::Sqlite(PathBuf::from(p))
                 }
-                Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-                    return Err("PostgreSQL stores are not supported by this Coffer release; use sqlite".into());
-                }
-                Some(s) => return Err(format!("unknown store {s:?}: expected sqlite or sqlite:<path>")),
+                Some(s) if is_pg(s) => StoreChoice::Postgres(s.to_string()),
+                Some(s) => return Err(format!("unknown store {s:?}: expected sqlite, sqlite:<path> or postgres://...")),
             }
         };
         let cert = args.tls_cert.or(file.tls_cert);
@@ -171,8 +174,10 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:1");
         std::fs::write(&f, "bogus = 1\n").unwrap();
         assert!(Config::resolve(ServeArgs { config: Some(f), ..Default::default() }).unwrap_err().contains("bogus"));
-        let e = Config::resolve(ServeArgs { store: Some("postgres://x".into()), ..Default::default() }).unwrap_err();
-        assert!(e.contains("PostgreSQL"));
+        let c = Config::resolve(ServeArgs { store: Some("postgres://db/coffer".into()), ..Default::default() }).unwrap();
+        assert_eq!(c.store, StoreChoice::Postgres("postgres://db/coffer".into()));
+        let e = Config::resolve(ServeArgs { store: Some("mysql://x".into()), ..Default::default() }).unwrap_err();
+        assert!(e.contains("unknown store"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

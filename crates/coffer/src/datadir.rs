@@ -16,7 +16,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use coffer_crypto::RootKey;
-use coffer_store::{Expect, SqliteStore, Store, Write, tables};
+use coffer_store::{Expect, PostgresStore, SqliteStore, Store, StoreError, Write, tables};
 
 const ROOT_CHECK_PURPOSE: &str = "root-check";
 const ROOT_CHECK_PLAINTEXT: &[u8] = b"coffer root key check v1";
@@ -144,6 +144,105 @@ pub fn open_store(dir: &DataDir, db_path: &Path) -> Result<(Arc<SqliteStore>, Ro
         tracing::info!(path = %key_file.display(), "generated a new root key");
     }
     Ok((Arc::new(store), root, fresh))
+}
+
+/// Opens a PostgreSQL store shared by several nodes: migrates it (nodes starting together are
+/// serialised by the store's advisory lock), then checks the root key against the database's
+/// root-check value, or — on the first start of the database — records it. The root key comes
+/// from `COFFER_ROOT_KEY` or `<data_dir>/root.key`; a first start without either generates one
+/// into `<data_dir>/root.key` (in memory with `--dev`). A node whose key does not open the
+/// shared data refuses to start and says why. Returns the store, the key, and whether this
+/// node initialised the database.
+pub async fn open_postgres(url: &str, data_dir: &Path, dev: bool) -> Result<(Arc<PostgresStore>, RootKey, bool), String> {
+    let store = PostgresStore::connect(url).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    let key_file = data_dir.join("root.key");
+    let env_key = std::env::var("COFFER_ROOT_KEY").ok().filter(|s| !s.trim().is_empty());
+    let given = match (&env_key, key_file.exists()) {
+        (Some(k), _) => Some((decode_root_key(k, "COFFER_ROOT_KEY")?, "COFFER_ROOT_KEY".to_string())),
+        (None, true) => {
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&key_file).map_err(|e| format!("cannot read {}: {e}", key_file.display()))?,
+            );
+            Some((decode_root_key(&text, &key_file.display().to_string())?, key_file.display().to_string()))
+        }
+        (None, false) => None,
+    };
+    let refuse = |source: &str| {
+        format!(
+            "the root key ({source}) does not open the shared data in {}: every node must use the key the database was \
+             initialised with (copy its root.key or set COFFER_ROOT_KEY). Refusing to start; nothing was changed.",
+            store.target()
+        )
+    };
+    let check = store.get(tables::META, ROOT_CHECK_PURPOSE, "").await.map_err(|e| e.to_string())?;
+    if let Some(item) = check {
+        let Some((root, source)) = given else {
+            return Err(format!(
+                "the database {} is already initialised: this node needs its root key (COFFER_ROOT_KEY or {})",
+                store.target(),
+                key_file.display()
+            ));
+        };
+        if root.open(ROOT_CHECK_PURPOSE, &item.value).is_err() {
+            return Err(refuse(&source));
+        }
+        return Ok((Arc::new(store), root, false));
+    }
+    // First start of this database.
+    let (root, source, generated) = match given {
+        Some((root, source)) => (root, source, None),
+        None => {
+            let (root, raw) = RootKey::generate();
+            let text = zeroize::Zeroizing::new(format!("{}\n", B64.encode(raw.expose())));
+            (root, key_file.display().to_string(), (!dev).then_some(text))
+        }
+    };
+    let sealed = root.seal(ROOT_CHECK_PURPOSE, ROOT_CHECK_PLAINTEXT);
+    match store.write(vec![Write::put(tables::META, ROOT_CHECK_PURPOSE, "", sealed, Expect::Absent)]).await {
+        Ok(_) => {
+            if let Some(text) = generated {
+                std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+                write_private(&key_file, text.as_bytes())?;
+                tracing::info!(path = %key_file.display(), "generated a new root key for the shared database");
+            }
+            Ok((Arc::new(store), root, true))
+        }
+        Err(StoreError::Conflict { .. }) => {
+            // Another node initialised the database at the same moment: its key must be ours.
+            let item = store.get(tables::META, ROOT_CHECK_PURPOSE, "").await.map_err(|e| e.to_string())?;
+            match item {
+                Some(item) if root.open(ROOT_CHECK_PURPOSE, &item.value).is_ok() => Ok((Arc::new(store), root, false)),
+                _ => Err(refuse(&source)),
+            }
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `coffer migrate`: copies every item of the SQLite store in `from` into the empty PostgreSQL
+/// database `to`, in one transaction, without decrypting anything. Holds the data directory's
+/// lock meanwhile (a running node must be stopped first). Returns the number of items.
+pub async fn migrate(from: &Path, to: &str) -> Result<usize, String> {
+    let db = from.join("coffer.db");
+    if !db.exists() {
+        return Err(format!("{} holds no coffer.db", from.display()));
+    }
+    let _lock = open_dir(from)?;
+    let source = SqliteStore::open(&db).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+    let target = PostgresStore::connect(to).await.map_err(|e| e.to_string())?;
+    target.migrate().await.map_err(|e| e.to_string())?;
+    if !target.is_empty().await.map_err(|e| e.to_string())? {
+        return Err(format!("{} already holds Coffer data; the target of a migration must be empty", target.target()));
+    }
+    let mut items = Vec::new();
+    for table in tables::ALL {
+        for item in coffer_store::scan_all(&source, *table).await.map_err(|e| e.to_string())? {
+            items.push((*table, item));
+        }
+    }
+    target.import(&items).await.map_err(|e| e.to_string())?;
+    Ok(items.len())
 }
 
 /// A private (0700) temporary directory, removed when dropped: `--dev` object data.

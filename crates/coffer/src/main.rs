@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod config;
 mod datadir;
+mod sync;
 mod tls;
 
 use std::path::Path;
@@ -37,6 +38,17 @@ fn main() {
     let cli = Cli::parse();
     let args = match cli.command {
         Command::Serve(args) => args,
+        Command::Migrate(a) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            match rt.block_on(datadir::migrate(&a.from, &a.to)) {
+                Ok(n) => println!("coffer: moved {n} items from {} to PostgreSQL", a.from.display()),
+                Err(e) => {
+                    eprintln!("coffer: {e}");
+                    std::process::exit(1);
+                }
+            }
+            return;
+        }
         Command::Admin(cli::AdminCommand::CreateAccount(a)) => {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
             if let Err(e) = rt.block_on(admin::create_account(a)) {
@@ -105,7 +117,13 @@ async fn serve(cfg: Config) -> Result<(), String> {
             _dir_lock = dir;
             (store, root)
         }
+        StoreChoice::Postgres(url) => {
+            let (store, root, _fresh) = datadir::open_postgres(url, &cfg.data_dir, cfg.dev).await?;
+            (store, root)
+        }
     };
+    // Subscribe before the caches load, so that no change committed meanwhile is missed.
+    let changes = store.changes();
     let root = Arc::new(root);
     let store_kind = store.kind();
     let iam = Arc::new(Iam::load(store.clone(), root.clone(), clock.clone(), cfg.dev).await.map_err(|e| e.to_string())?);
@@ -167,6 +185,12 @@ async fn serve(cfg: Config) -> Result<(), String> {
     let listener =
         tokio::net::TcpListener::bind(cfg.listen).await.map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Other nodes' changes (PostgreSQL): applied to this node's caches as they commit; when
+    // notifications may have been lost, everything is reloaded while requests wait.
+    let freshness = Arc::new(coffer_server::Freshness::new(store.clone()));
+    if let Some(rx) = changes {
+        tokio::spawn(sync::follow(rx, freshness.clone(), kms.clone(), iam.clone(), ssm.clone(), s3.clone()));
+    }
     let app = Arc::new(App::new(
         kms.clone(),
         iam.clone(),
@@ -177,6 +201,7 @@ async fn serve(cfg: Config) -> Result<(), String> {
         cfg.clock_control,
         Limits { max_json_body: cfg.max_body_bytes },
         store_kind,
+        freshness,
     ));
 
     // Background jobs: key deletion at the end of waiting periods, automatic rotation, expired
@@ -186,11 +211,16 @@ async fn serve(cfg: Config) -> Result<(), String> {
     let jobs_ssm = ssm.clone();
     let jobs_s3 = s3.clone();
     let interval = cfg.jobs_interval;
+    let lease = sync::JobLease::new(store.clone(), interval);
     let jobs = tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            // One node at a time runs the jobs (each step is idempotent anyway).
+            if !lease.acquire().await {
+                continue;
+            }
             jobs_kms.run_jobs().await;
             jobs_iam.run_jobs().await;
             jobs_ssm.run_jobs().await;
