@@ -22,7 +22,7 @@ if ! command -v rclone >/dev/null; then
     apt-get update -qq && apt-get install -y -qq rclone >/dev/null
     command -v rclone >/dev/null || { echo "scripts/test.sh: installing rclone failed" >&2; exit 1; }
 fi
-rclone version | head -1
+rclone version | sed -n 1p
 
 step "PostgreSQL (a throwaway server for the multi-node tests; scripts/pg.sh)"
 PG_URL=$(scripts/pg.sh)
