@@ -20,9 +20,14 @@ pub enum AuditError {
     NotAnObject,
     /// The event could not be serialised (e.g. a non-finite float).
     Serialize(String),
-    /// The journal on disk cannot be continued: the last record does not parse, or the files
+    /// The journal cannot be continued or read: the last record does not parse, or the files
     /// do not form a chain at the point where the writer must continue it. Run `verify`.
+    /// `offset` is a byte offset in the file `path`; for the PostgreSQL journal, `path` is the
+    /// table name ([`crate::POSTGRES_TABLE`]) and `offset` the record's sequence.
     Corrupt { path: PathBuf, offset: u64, detail: String },
+    /// The PostgreSQL journal's database failed, refused or could not be reached (the message
+    /// names the server and the operation, never the password or event contents).
+    Database(String),
 }
 
 impl AuditError {
@@ -43,8 +48,10 @@ impl fmt::Display for AuditError {
             AuditError::NotAnObject => f.write_str("audit journal: an event must be a JSON object"),
             AuditError::Serialize(m) => write!(f, "audit journal: event not serialisable: {m}"),
             AuditError::Corrupt { path, offset, detail } => {
-                write!(f, "audit journal: cannot continue {} at byte {offset}: {detail}", path.display())
+                let unit = if path.as_os_str() == crate::POSTGRES_TABLE { "sequence" } else { "byte" };
+                write!(f, "audit journal: cannot continue {} at {unit} {offset}: {detail}", path.display())
             }
+            AuditError::Database(m) => write!(f, "audit journal: {m}"),
         }
     }
 }

@@ -1,5 +1,10 @@
 //! The writer: open and recover, group commit, rotation, failure handling.
 //!
+//! One writer thread per [`Journal`] batches appends and hands each batch to its storage, a
+//! `Sink`: the files described here, or the PostgreSQL table of [`Journal::open_postgres`]
+//! (see the crate documentation). Both frame records identically (`frame`); only where the
+//! lines go and how they are made durable differ.
+//!
 //! # File format
 //!
 //! `<data_dir>/audit/journal-<first sequence, 20 digits>.jsonl`. Each record is one UTF-8 line
@@ -183,13 +188,16 @@ impl Future for Append {
     }
 }
 
-struct Pending {
-    body: Vec<u8>,
+pub(crate) struct Pending {
+    pub(crate) body: Vec<u8>,
+    /// The columns derived from the event for the PostgreSQL table (computed on the caller's
+    /// thread; `None` for files).
+    pub(crate) index: Option<Box<crate::postgres::Index>>,
     reply: oneshot::Sender<Result<Receipt, AuditError>>,
 }
 
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     poisoned: AtomicBool,
     events: AtomicU64,
     batches: AtomicU64,
@@ -197,7 +205,7 @@ struct Shared {
     bytes: AtomicU64,
     rotations: AtomicU64,
     failed_batches: AtomicU64,
-    head: Mutex<Option<Receipt>>,
+    pub(crate) head: Mutex<Option<Receipt>>,
     #[cfg(test)]
     faults: Mutex<VecDeque<Fault>>,
 }
@@ -214,21 +222,35 @@ pub(crate) enum Fault {
     Truncate,
 }
 
-/// The audit journal of one data directory. Share it behind an `Arc`; every method takes `&self`.
-/// Dropping it (or [`Journal::close`]) writes what is queued, stops the writer and releases the
-/// lock; it blocks until then (one last batch), so at shutdown drop it outside async code or
-/// accept a short block. Opening the same directory again before that fails with
+/// The audit journal of one data directory ([`Journal::open`]) or of one PostgreSQL database
+/// shared by several nodes ([`Journal::open_postgres`]). Share it behind an `Arc`; every method
+/// takes `&self`. Dropping it (or [`Journal::close`]) writes what is queued, stops the writer and
+/// releases the lock; it blocks until then (one last batch), so at shutdown drop it outside async
+/// code or accept a short block. Opening the same directory again before that fails with
 /// [`AuditError::Locked`].
 pub struct Journal {
     tx: Option<mpsc::Sender<Pending>>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-    dir: PathBuf,
+    location: Location,
+}
+
+/// Where a journal writes.
+pub(crate) enum Location {
+    /// `<data_dir>/audit`.
+    Dir(PathBuf),
+    /// A PostgreSQL database: `user@host:port/database`, without the password.
+    Postgres(String),
 }
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Journal").field("dir", &self.dir).finish_non_exhaustive()
+        let mut d = f.debug_struct("Journal");
+        match &self.location {
+            Location::Dir(dir) => d.field("dir", dir),
+            Location::Postgres(target) => d.field("postgres", target),
+        };
+        d.finish_non_exhaustive()
     }
 }
 
@@ -257,17 +279,25 @@ impl Journal {
             Err(std::fs::TryLockError::Error(e)) => return Err(AuditError::io("lock", &lock_path, e)),
         }
         let shared = Arc::new(Shared::default());
-        let writer = Writer::recover(&dir, config.clone(), shared.clone(), lock)?;
-        if writer.next_sequence > 1 {
+        let sink = FileSink::recover(&dir, config.max_file_bytes, shared.clone(), lock)?;
+        if sink.next_sequence > 1 {
             *shared.head.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(Receipt { sequence: writer.next_sequence - 1, hash: writer.prev_hash });
+                Some(Receipt { sequence: sink.next_sequence - 1, hash: sink.prev_hash });
         }
+        let writer = Writer::new(config, shared.clone(), sink);
         let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("coffer-audit-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| AuditError::io("start writer thread", &dir, e))?;
-        Ok(Journal { tx: Some(tx), shared, thread: Some(thread), dir })
+        let thread =
+            spawn_writer(move || writer.run(rx)).map_err(|e| AuditError::io("start writer thread", &dir, e))?;
+        Ok(Journal::assemble(tx, shared, thread, Location::Dir(dir)))
+    }
+
+    pub(crate) fn assemble(
+        tx: mpsc::Sender<Pending>,
+        shared: Arc<Shared>,
+        thread: JoinHandle<()>,
+        location: Location,
+    ) -> Journal {
+        Journal { tx: Some(tx), shared, thread: Some(thread), location }
     }
 
     /// Queues `event` (a JSON object: [`Value`], [`Map`] or [`EventBuilder`]) and resolves once
@@ -284,19 +314,25 @@ impl Journal {
             return Err(AuditError::Poisoned);
         }
         let body = event.0?;
+        let index = match self.location {
+            Location::Dir(_) => None,
+            Location::Postgres(_) => Some(Box::new(crate::postgres::Index::of(&body))),
+        };
         let (reply, rx) = oneshot::channel();
         let tx = self.tx.as_ref().ok_or(AuditError::Closed)?;
-        tx.send(Pending { body, reply }).map_err(|_| AuditError::Closed)?;
+        tx.send(Pending { body, index, reply }).map_err(|_| AuditError::Closed)?;
         Ok(rx)
     }
 
     /// The last durable record (`None` for an empty journal): record its hash elsewhere to anchor
-    /// the chain (see [`crate::verify_anchored`]).
+    /// the chain (see [`crate::verify_anchored`]). For a PostgreSQL journal: the last record
+    /// this journal wrote, or the table's newest at open (other nodes may have appended since).
     pub fn head(&self) -> Option<Receipt> {
         *self.shared.head.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether a failed, un-undoable write has stopped the journal.
+    /// Whether a failed, un-undoable write has stopped the journal (files only: a failed
+    /// PostgreSQL batch is rolled back by the database).
     pub fn is_poisoned(&self) -> bool {
         self.shared.poisoned.load(Ordering::Acquire)
     }
@@ -338,133 +374,75 @@ impl Drop for Journal {
     }
 }
 
-struct Writer {
-    dir: PathBuf,
+/// Where a [`Writer`] puts its batches.
+pub(crate) trait Sink {
+    /// Chains `batch` onto the journal's head, framing it into `buf` (one `\n`-terminated line
+    /// per event, see [`frame`]) with one receipt per event in `receipts`, and makes it durable.
+    /// On success returns how long making it durable took (which caps the linger); on failure,
+    /// nothing of the batch may be acknowledged.
+    fn write(
+        &mut self,
+        batch: &[Pending],
+        buf: &mut Vec<u8>,
+        receipts: &mut Vec<Receipt>,
+    ) -> Result<Duration, AuditError>;
+
+    /// Called after a failed [`Sink::write`], to restore the state of the last durable batch.
+    fn undo(&mut self);
+}
+
+/// The writer thread's loop: group commit over any [`Sink`].
+pub(crate) struct Writer<S> {
     config: JournalConfig,
     shared: Arc<Shared>,
-    _lock: File,
-    file: File,
-    path: PathBuf,
-    /// Length of the current file up to the end of the last durable batch.
-    file_len: u64,
-    next_sequence: u64,
-    prev_hash: [u8; 32],
+    sink: S,
     buf: Vec<u8>,
     receipts: Vec<Receipt>,
-    /// Moving average of batch fsync times (caps the linger).
+    /// Moving average of the time batches took to become durable (caps the linger).
     fsync_avg: Duration,
 }
 
-/// Journal files are readable by the owner only: they name principals, keys and addresses.
-fn private(options: &mut OpenOptions) -> &mut OpenOptions {
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
-    options
+/// Starts a writer thread.
+pub(crate) fn spawn_writer(run: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("coffer-audit-writer".into()).spawn(run)
 }
 
-fn open_append(path: &Path) -> Result<File, AuditError> {
-    private(OpenOptions::new().read(true).append(true).create(true))
-        .open(path)
-        .map_err(|e| AuditError::io("open", path, e))
-}
-
-impl Writer {
-    /// Finds the chain head. The last file is checked record by record (the previous file
-    /// only for its last record): the writer must never append after a damaged record, which
-    /// would bury the damage under good records. A partial last line is cut off.
-    fn recover(dir: &Path, config: JournalConfig, shared: Arc<Shared>, lock: File) -> Result<Writer, AuditError> {
-        let list = files::list(dir)?;
-        let Some((first_sequence, path)) = list.last().cloned() else {
-            let path = dir.join(files::file_name(1));
-            let file = open_append(&path)?;
-            file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
-            files::sync_dir(dir)?;
-            return Ok(Writer::new(dir, config, shared, lock, file, path, 0, 1, [0; 32]));
-        };
-        // Where the last file must continue from.
-        let prev_hash: Option<String> = if list.len() >= 2 {
-            let (_, prev_path) = &list[list.len() - 2];
-            let mut prev = File::open(prev_path).map_err(|e| AuditError::io("open", prev_path, e))?;
-            let tail = files::read_tail(&mut prev, prev_path)?;
-            let corrupt = |offset, detail: String| AuditError::Corrupt { path: prev_path.clone(), offset, detail };
-            if tail.complete_len != tail.file_len {
-                return Err(corrupt(tail.complete_len, "file ends with a partial record".into()));
-            }
-            let Some((offset, line)) = &tail.last_line else {
-                return Err(corrupt(0, "file is empty".into()));
-            };
-            let seq = parse_sequence(line, prev_path, *offset)?;
-            if seq + 1 != first_sequence {
-                return Err(corrupt(
-                    *offset,
-                    format!("last record has sequence {seq} but the next file starts at {first_sequence}"),
-                ));
-            }
-            Some(hex(&sha256(line)))
-        } else if first_sequence == 1 {
-            Some(crate::GENESIS_HASH.to_string())
+/// Formats `batch` as chained lines into `buf` (cleared first), the first with `sequence` and
+/// linking to `prev`, and one receipt per line into `receipts` (cleared first).
+pub(crate) fn frame(
+    batch: &[Pending],
+    mut sequence: u64,
+    mut prev: [u8; 32],
+    buf: &mut Vec<u8>,
+    receipts: &mut Vec<Receipt>,
+) {
+    buf.clear();
+    receipts.clear();
+    for p in batch {
+        let start = buf.len();
+        buf.extend_from_slice(b"{\"sequence\":");
+        let _ = write!(buf, "{sequence}");
+        buf.extend_from_slice(b",\"previousHash\":\"");
+        buf.extend_from_slice(hex(&prev).as_bytes());
+        buf.push(b'"');
+        if p.body.len() > 2 {
+            buf.push(b',');
+            buf.extend_from_slice(&p.body[1..]);
         } else {
-            // Older files were archived: trust the first record's link.
-            None
-        };
-        let check = crate::verify::check_file(&path, first_sequence, prev_hash.as_deref(), &mut |_, _| None)?;
-        if let Some(b) = check.broken {
-            return Err(AuditError::Corrupt {
-                path,
-                offset: b.offset,
-                detail: format!(
-                    "record at line {}: {}; refusing to append after it (run verify; move the damaged tail aside to continue)",
-                    b.line, b.problem
-                ),
-            });
+            buf.push(b'}');
         }
-        let file = open_append(&path)?;
-        let mut file_len = file.metadata().map_err(|e| AuditError::io("stat", &path, e))?.len();
-        if let Some((offset, bytes)) = check.partial {
-            tracing::warn!(
-                file = %path.display(),
-                offset,
-                dropped_bytes = bytes,
-                "audit journal ends with a partial record (a write interrupted by a crash, never acknowledged); truncating it"
-            );
-            file.set_len(offset).map_err(|e| AuditError::io("truncate", &path, e))?;
-            file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
-            file_len = offset;
-        }
-        let prev_hash = match unhex(&check.last_hash).and_then(|h| <[u8; 32]>::try_from(h).ok()) {
-            Some(h) => h,
-            None => {
-                return Err(AuditError::Corrupt {
-                    path,
-                    offset: 0,
-                    detail: format!("empty file starting at sequence {first_sequence} and no earlier file to chain to"),
-                });
-            }
-        };
-        Ok(Writer::new(dir, config, shared, lock, file, path, file_len, check.last_sequence + 1, prev_hash))
+        prev = sha256(&buf[start..]);
+        buf.push(b'\n');
+        receipts.push(Receipt { sequence, hash: prev });
+        sequence += 1;
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        dir: &Path,
-        config: JournalConfig,
-        shared: Arc<Shared>,
-        lock: File,
-        file: File,
-        path: PathBuf,
-        file_len: u64,
-        next_sequence: u64,
-        prev_hash: [u8; 32],
-    ) -> Writer {
+impl<S: Sink> Writer<S> {
+    pub(crate) fn new(config: JournalConfig, shared: Arc<Shared>, sink: S) -> Writer<S> {
         Writer {
-            dir: dir.to_owned(),
             shared,
-            _lock: lock,
-            file,
-            path,
-            file_len,
-            next_sequence,
-            prev_hash,
+            sink,
             buf: Vec::with_capacity(1 << 20),
             receipts: Vec::new(),
             // Until fsyncs have been timed, allow the whole linger.
@@ -473,7 +451,7 @@ impl Writer {
         }
     }
 
-    fn run(mut self, rx: mpsc::Receiver<Pending>) {
+    pub(crate) fn run(mut self, rx: mpsc::Receiver<Pending>) {
         let mut batch: Vec<Pending> = Vec::new();
         loop {
             let mut bytes = 0usize;
@@ -535,8 +513,9 @@ impl Writer {
             }
             return;
         }
-        match self.write_batch(batch) {
-            Ok(()) => {
+        match self.sink.write(batch, &mut self.buf, &mut self.receipts) {
+            Ok(took) => {
+                self.fsync_avg = (self.fsync_avg * 7 + took) / 8;
                 let s = &self.shared;
                 let n = batch.len() as u64;
                 s.events.fetch_add(n, Ordering::Relaxed);
@@ -551,68 +530,63 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, events = batch.len(), "audit journal batch failed; failing its requests");
                 self.shared.failed_batches.fetch_add(1, Ordering::Relaxed);
-                self.undo();
+                self.sink.undo();
                 for p in batch.drain(..) {
                     let _ = p.reply.send(Err(e.clone()));
                 }
             }
         }
     }
+}
 
-    /// Formats the batch as chained lines, writes it with one `write` and one `fdatasync`.
-    /// Commits the chain state only when both succeeded.
-    fn write_batch(&mut self, batch: &[Pending]) -> Result<(), AuditError> {
-        if self.file_len >= self.config.max_file_bytes && self.file_len > 0 {
+/// The files of `<data_dir>/audit`.
+struct FileSink {
+    dir: PathBuf,
+    max_file_bytes: u64,
+    shared: Arc<Shared>,
+    _lock: File,
+    file: File,
+    path: PathBuf,
+    /// Length of the current file up to the end of the last durable batch.
+    file_len: u64,
+    next_sequence: u64,
+    prev_hash: [u8; 32],
+}
+
+/// Journal files are readable by the owner only: they name principals, keys and addresses.
+fn private(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options
+}
+
+fn open_append(path: &Path) -> Result<File, AuditError> {
+    private(OpenOptions::new().read(true).append(true).create(true))
+        .open(path)
+        .map_err(|e| AuditError::io("open", path, e))
+}
+
+impl Sink for FileSink {
+    /// Writes the batch with one `write` and one `fdatasync`. Commits the chain state only when
+    /// both succeeded.
+    fn write(
+        &mut self,
+        batch: &[Pending],
+        buf: &mut Vec<u8>,
+        receipts: &mut Vec<Receipt>,
+    ) -> Result<Duration, AuditError> {
+        if self.file_len >= self.max_file_bytes && self.file_len > 0 {
             self.rotate()?;
         }
-        self.buf.clear();
-        self.receipts.clear();
-        let mut sequence = self.next_sequence;
-        let mut prev = self.prev_hash;
-        for p in batch {
-            let start = self.buf.len();
-            self.buf.extend_from_slice(b"{\"sequence\":");
-            let _ = write!(self.buf, "{sequence}");
-            self.buf.extend_from_slice(b",\"previousHash\":\"");
-            self.buf.extend_from_slice(hex(&prev).as_bytes());
-            self.buf.push(b'"');
-            if p.body.len() > 2 {
-                self.buf.push(b',');
-                self.buf.extend_from_slice(&p.body[1..]);
-            } else {
-                self.buf.push(b'}');
-            }
-            prev = sha256(&self.buf[start..]);
-            self.buf.push(b'\n');
-            self.receipts.push(Receipt { sequence, hash: prev });
-            sequence += 1;
+        frame(batch, self.next_sequence, self.prev_hash, buf, receipts);
+        self.write_all(buf)?;
+        let took = self.sync()?;
+        self.file_len += buf.len() as u64;
+        if let Some(last) = receipts.last() {
+            self.next_sequence = last.sequence + 1;
+            self.prev_hash = last.hash;
         }
-        self.write_all()?;
-        self.sync()?;
-        self.file_len += self.buf.len() as u64;
-        self.next_sequence = sequence;
-        self.prev_hash = prev;
-        Ok(())
-    }
-
-    fn write_all(&mut self) -> Result<(), AuditError> {
-        #[cfg(test)]
-        if let Some(Fault::Write { after }) = self.take_fault(|f| matches!(f, Fault::Write { .. })) {
-            let _ = self.file.write_all(&self.buf[..after.min(self.buf.len())]);
-            return Err(AuditError::io("write", &self.path, std::io::Error::other("injected write failure")));
-        }
-        self.file.write_all(&self.buf).map_err(|e| AuditError::io("write", &self.path, e))
-    }
-
-    fn sync(&mut self) -> Result<(), AuditError> {
-        #[cfg(test)]
-        if self.take_fault(|f| *f == Fault::Sync).is_some() {
-            return Err(AuditError::io("fsync", &self.path, std::io::Error::other("injected fsync failure")));
-        }
-        let start = Instant::now();
-        self.file.sync_data().map_err(|e| AuditError::io("fsync", &self.path, e))?;
-        self.fsync_avg = (self.fsync_avg * 7 + start.elapsed()) / 8;
-        Ok(())
+        Ok(took)
     }
 
     /// After a failed batch: cut the file back to its last durable length, or poison.
@@ -634,6 +608,128 @@ impl Writer {
             );
             self.shared.poisoned.store(true, Ordering::Release);
         }
+    }
+}
+
+impl FileSink {
+    /// Finds the chain head. The last file is checked record by record (the previous file
+    /// only for its last record): the writer must never append after a damaged record, which
+    /// would bury the damage under good records. A partial last line is cut off.
+    fn recover(dir: &Path, max_file_bytes: u64, shared: Arc<Shared>, lock: File) -> Result<FileSink, AuditError> {
+        let list = files::list(dir)?;
+        let Some((first_sequence, path)) = list.last().cloned() else {
+            let path = dir.join(files::file_name(1));
+            let file = open_append(&path)?;
+            file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
+            files::sync_dir(dir)?;
+            return Ok(FileSink::new(dir, max_file_bytes, shared, lock, file, path, 0, 1, [0; 32]));
+        };
+        // Where the last file must continue from.
+        let prev_hash: Option<String> = if list.len() >= 2 {
+            let (_, prev_path) = &list[list.len() - 2];
+            let mut prev = File::open(prev_path).map_err(|e| AuditError::io("open", prev_path, e))?;
+            let tail = files::read_tail(&mut prev, prev_path)?;
+            let corrupt = |offset, detail: String| AuditError::Corrupt { path: prev_path.clone(), offset, detail };
+            if tail.complete_len != tail.file_len {
+                return Err(corrupt(tail.complete_len, "file ends with a partial record".into()));
+            }
+            let Some((offset, line)) = &tail.last_line else {
+                return Err(corrupt(0, "file is empty".into()));
+            };
+            let seq = parse_sequence(line, prev_path, *offset)?;
+            if seq + 1 != first_sequence {
+                return Err(corrupt(
+                    *offset,
+                    format!("last record has sequence {seq} but the next file starts at {first_sequence}"),
+                ));
+            }
+            Some(hex(&sha256(line)))
+        } else if first_sequence == 1 {
+            Some(crate::GENESIS_HASH.to_string())
+        } else {
+            // Older files were archived: trust the first record's link.
+            None
+        };
+        let check = crate::verify::check_file(&path, first_sequence, prev_hash.as_deref(), &mut |_, _| None)?;
+        if let Some(b) = check.broken {
+            return Err(AuditError::Corrupt {
+                path,
+                offset: b.offset,
+                detail: format!(
+                    "record at line {}: {}; refusing to append after it (run verify; move the damaged tail aside to continue)",
+                    b.line, b.problem
+                ),
+            });
+        }
+        let file = open_append(&path)?;
+        let mut file_len = file.metadata().map_err(|e| AuditError::io("stat", &path, e))?.len();
+        if let Some((offset, bytes)) = check.partial {
+            tracing::warn!(
+                file = %path.display(),
+                offset,
+                dropped_bytes = bytes,
+                "audit journal ends with a partial record (a write interrupted by a crash, never acknowledged); truncating it"
+            );
+            file.set_len(offset).map_err(|e| AuditError::io("truncate", &path, e))?;
+            file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
+            file_len = offset;
+        }
+        let prev_hash = match unhex(&check.last_hash).and_then(|h| <[u8; 32]>::try_from(h).ok()) {
+            Some(h) => h,
+            None => {
+                return Err(AuditError::Corrupt {
+                    path,
+                    offset: 0,
+                    detail: format!("empty file starting at sequence {first_sequence} and no earlier file to chain to"),
+                });
+            }
+        };
+        Ok(FileSink::new(dir, max_file_bytes, shared, lock, file, path, file_len, check.last_sequence + 1, prev_hash))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        dir: &Path,
+        max_file_bytes: u64,
+        shared: Arc<Shared>,
+        lock: File,
+        file: File,
+        path: PathBuf,
+        file_len: u64,
+        next_sequence: u64,
+        prev_hash: [u8; 32],
+    ) -> FileSink {
+        FileSink {
+            dir: dir.to_owned(),
+            max_file_bytes,
+            shared,
+            _lock: lock,
+            file,
+            path,
+            file_len,
+            next_sequence,
+            prev_hash,
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> Result<(), AuditError> {
+        #[cfg(test)]
+        if let Some(Fault::Write { after }) = self.take_fault(|f| matches!(f, Fault::Write { .. })) {
+            let _ = self.file.write_all(&buf[..after.min(buf.len())]);
+            return Err(AuditError::io("write", &self.path, std::io::Error::other("injected write failure")));
+        }
+        self.file.write_all(buf).map_err(|e| AuditError::io("write", &self.path, e))
+    }
+
+    /// `fdatasync`; returns how long it took.
+    fn sync(&mut self) -> Result<Duration, AuditError> {
+        #[cfg(test)]
+        if self.take_fault(|f| *f == Fault::Sync).is_some() {
+            return Err(AuditError::io("fsync", &self.path, std::io::Error::other("injected fsync failure")));
+        }
+        let start = Instant::now();
+        self.file.sync_data().map_err(|e| AuditError::io("fsync", &self.path, e))?;
+        Ok(start.elapsed())
     }
 
     fn rotate(&mut self) -> Result<(), AuditError> {

@@ -54,7 +54,7 @@ impl Filter {
             }
         }
         if self.start_time.is_some() || self.end_time.is_some() {
-            let Some(t) = str_at("/eventTime").and_then(Timestamp::parse_iso8601) else {
+            let Some(t) = str_at("/eventTime").and_then(parse_event_time) else {
                 return false;
             };
             if self.start_time.is_some_and(|s| t < s) || self.end_time.is_some_and(|e| t > e) {
@@ -75,7 +75,18 @@ impl Filter {
     }
 }
 
-fn needs_escape(s: &str) -> bool {
+/// An `eventTime`, as [`Filter`] compares it. Years beyond ±999999 are not times (and would
+/// overflow the millisecond count).
+pub(crate) fn parse_event_time(s: &str) -> Option<Timestamp> {
+    let year = s.trim_start().split('-').next().unwrap_or_default();
+    if year.len() > 6 {
+        return None;
+    }
+    Timestamp::parse_iso8601(s)
+}
+
+/// Whether the journal writes `s` escaped (so a literal search for it in a raw record fails).
+pub(crate) fn needs_escape(s: &str) -> bool {
     s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
 }
 

@@ -42,6 +42,9 @@ pub enum Problem {
     AnchorMismatch { anchored: String, found: String },
     /// The journal ends before an anchored record: newer records were cut off.
     AnchorMissing { anchored: u64 },
+    /// PostgreSQL journal only: a column of the row (its `sequence` key, or one derived from
+    /// the record for filtering) does not match the record it holds: the table was edited.
+    ColumnMismatch { column: &'static str },
 }
 
 impl fmt::Display for Problem {
@@ -72,6 +75,9 @@ impl fmt::Display for Problem {
             Problem::AnchorMissing { anchored } => {
                 write!(f, "the journal ends before anchored sequence {anchored}: newer records were removed")
             }
+            Problem::ColumnMismatch { column } => {
+                write!(f, "the {column} column does not match the record: the table was edited")
+            }
         }
     }
 }
@@ -79,8 +85,10 @@ impl fmt::Display for Problem {
 /// The first broken record: where it is and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Broken {
+    /// The file; for the PostgreSQL journal, the table ([`crate::POSTGRES_TABLE`]).
     pub file: PathBuf,
-    /// 1-based line number in `file` (0 when the problem is the end of the journal).
+    /// 1-based line number in `file` (0 when the problem is the end of the journal); for the
+    /// PostgreSQL journal, the row's `sequence` column.
     pub line: u64,
     /// The sequence the record carries, when it has a readable one.
     pub sequence: Option<u64>,
@@ -89,6 +97,7 @@ pub struct Broken {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyReport {
+    /// Journal files checked (for the PostgreSQL journal: 1, its table).
     pub files: usize,
     /// Records checked and found good (before the break, if any).
     pub events: u64,
@@ -153,61 +162,34 @@ pub fn verify(data_dir: impl AsRef<Path>) -> Result<VerifyReport, AuditError> {
 /// counted as matched.)
 pub fn verify_anchored(data_dir: impl AsRef<Path>, anchors: &[Anchor]) -> Result<VerifyReport, AuditError> {
     let list = files::list(&files::audit_dir(data_dir.as_ref()))?;
-    let mut anchors: Vec<&Anchor> = anchors.iter().collect();
-    anchors.sort_by_key(|a| a.sequence);
-    let mut next_anchor = 0usize;
-    let mut report = VerifyReport {
-        files: list.len(),
-        events: 0,
-        last_sequence: 0,
-        last_hash: crate::GENESIS_HASH.to_string(),
-        anchors_matched: 0,
-        broken: None,
-        partial_tail: None,
-    };
+    let mut anchors = Anchors::new(anchors);
+    let mut report = VerifyReport::empty(list.len());
     let mut expected = 1u64;
     let mut prev_hex = crate::GENESIS_HASH.to_string();
     for (index, (named, path)) in list.iter().enumerate() {
         let broken = |line, sequence, problem| Some(Broken { file: path.clone(), line, sequence, problem });
         if *named != expected {
-            let start = anchors.iter().find(|a| a.sequence + 1 == *named);
-            match start {
-                Some(anchor) if index == 0 => {
+            match if index == 0 { anchors.start(*named) } else { None } {
+                Some((sequence, hash)) => {
                     expected = *named;
-                    prev_hex = anchor.hash.to_ascii_lowercase();
-                    report.last_sequence = anchor.sequence;
-                    report.last_hash.clone_from(&prev_hex);
-                    report.anchors_matched += 1;
+                    prev_hex.clone_from(&hash);
+                    report.last_sequence = sequence;
+                    report.last_hash = hash;
                 }
-                _ => {
+                None => {
                     let problem = if index == 0 {
                         Problem::MissingHead { first: *named }
                     } else {
                         Problem::FileGap { expected, named: *named }
                     };
                     report.broken = broken(1, Some(*named), problem);
+                    report.anchors_matched = anchors.matched;
                     return Ok(report);
                 }
             }
         }
-        let mut matched = 0;
-        let mut check_anchor = |sequence: u64, hash: &str| {
-            while let Some(anchor) = anchors.get(next_anchor).filter(|a| a.sequence <= sequence) {
-                next_anchor += 1;
-                if anchor.sequence == sequence {
-                    if !anchor.hash.eq_ignore_ascii_case(hash) {
-                        return Some(Problem::AnchorMismatch {
-                            anchored: anchor.hash.to_ascii_lowercase(),
-                            found: hash.to_string(),
-                        });
-                    }
-                    matched += 1;
-                }
-            }
-            None
-        };
-        let check = check_file(path, expected, Some(&prev_hex), &mut check_anchor)?;
-        report.anchors_matched += matched;
+        let check = check_file(path, expected, Some(&prev_hex), &mut |sequence, hash| anchors.check(sequence, hash))?;
+        report.anchors_matched = anchors.matched;
         report.events += check.events;
         if check.events > 0 {
             report.last_sequence = check.last_sequence;
@@ -227,16 +209,119 @@ pub fn verify_anchored(data_dir: impl AsRef<Path>, anchors: &[Anchor]) -> Result
         expected = check.last_sequence + 1;
         prev_hex = check.last_hash;
     }
-    if let Some(anchor) = anchors.get(next_anchor).filter(|a| a.sequence >= expected) {
+    if let Some(anchored) = anchors.missing(expected) {
         let file = list.last().map(|(_, p)| p.clone()).unwrap_or_else(|| files::audit_dir(data_dir.as_ref()));
-        report.broken = Some(Broken {
-            file,
-            line: 0,
-            sequence: None,
-            problem: Problem::AnchorMissing { anchored: anchor.sequence },
-        });
+        report.broken = Some(Broken { file, line: 0, sequence: None, problem: Problem::AnchorMissing { anchored } });
     }
     Ok(report)
+}
+
+impl VerifyReport {
+    /// The report of an empty journal, before anything was checked.
+    pub(crate) fn empty(files: usize) -> VerifyReport {
+        VerifyReport {
+            files,
+            events: 0,
+            last_sequence: 0,
+            last_hash: crate::GENESIS_HASH.to_string(),
+            anchors_matched: 0,
+            broken: None,
+            partial_tail: None,
+        }
+    }
+}
+
+/// The anchors, in sequence order, consumed as the chain is walked; counts the matched ones.
+pub(crate) struct Anchors<'a> {
+    list: Vec<&'a Anchor>,
+    next: usize,
+    pub(crate) matched: usize,
+}
+
+impl<'a> Anchors<'a> {
+    pub(crate) fn new(anchors: &'a [Anchor]) -> Anchors<'a> {
+        let mut list: Vec<&Anchor> = anchors.iter().collect();
+        list.sort_by_key(|a| a.sequence);
+        Anchors { list, next: 0, matched: 0 }
+    }
+
+    /// An anchor on the record just before `first`, from which a journal whose oldest records
+    /// were archived can start: `(sequence, lower-case hash)`. Counted as matched.
+    pub(crate) fn start(&mut self, first: u64) -> Option<(u64, String)> {
+        let anchor = self.list.iter().find(|a| a.sequence.checked_add(1) == Some(first))?;
+        self.matched += 1;
+        Some((anchor.sequence, anchor.hash.to_ascii_lowercase()))
+    }
+
+    /// Checks a good record against the anchors up to its sequence (anchors before it that were
+    /// not met belong to archived records and are passed over).
+    pub(crate) fn check(&mut self, sequence: u64, hash: &str) -> Option<Problem> {
+        while let Some(anchor) = self.list.get(self.next).filter(|a| a.sequence <= sequence) {
+            self.next += 1;
+            if anchor.sequence == sequence {
+                if !anchor.hash.eq_ignore_ascii_case(hash) {
+                    return Some(Problem::AnchorMismatch {
+                        anchored: anchor.hash.to_ascii_lowercase(),
+                        found: hash.to_string(),
+                    });
+                }
+                self.matched += 1;
+            }
+        }
+        None
+    }
+
+    /// An anchor at or after `expected` (the sequence after the last record): the journal ends
+    /// before it.
+    pub(crate) fn missing(&self, expected: u64) -> Option<u64> {
+        self.list.get(self.next).filter(|a| a.sequence >= expected).map(|a| a.sequence)
+    }
+}
+
+/// Follows the chain one record at a time: the sequence and `previousHash` the next record must
+/// carry.
+pub(crate) struct Linker {
+    /// The sequence the next record must carry.
+    pub(crate) expected: u64,
+    /// Hex hash of the last good record, which the next `previousHash` must equal (the previous
+    /// hash given at the start, or empty while the first link is taken on trust).
+    pub(crate) last_hash: String,
+    trusted: bool,
+}
+
+impl Linker {
+    /// A chain whose first record carries `first` and links to `prev_hash` (with `None`, its
+    /// `previousHash` is taken on trust: the record before it is gone).
+    pub(crate) fn new(first: u64, prev_hash: Option<&str>) -> Linker {
+        Linker { expected: first, last_hash: prev_hash.unwrap_or_default().to_string(), trusted: prev_hash.is_none() }
+    }
+
+    /// Checks the next record (a line without its newline); `on_record(sequence, hash)` may
+    /// report a problem (anchors). On success, returns its sequence and moves on.
+    pub(crate) fn next(
+        &mut self,
+        line: &[u8],
+        on_record: &mut dyn FnMut(u64, &str) -> Option<Problem>,
+    ) -> Result<u64, (Option<u64>, Problem)> {
+        let chain = parse_chain(line).map_err(|problem| (None, problem))?;
+        let sequence = chain.sequence;
+        if sequence != self.expected {
+            return Err((Some(sequence), Problem::SequenceMismatch { expected: self.expected, found: sequence }));
+        }
+        if !self.trusted && chain.previous_hash != self.last_hash.as_str() {
+            let problem =
+                Problem::HashMismatch { expected: self.last_hash.clone(), found: chain.previous_hash.into_owned() };
+            return Err((Some(sequence), problem));
+        }
+        let hash = hex(&sha256(line));
+        if let Some(problem) = on_record(sequence, &hash) {
+            return Err((Some(sequence), problem));
+        }
+        self.trusted = false;
+        self.last_hash = hash;
+        self.expected += 1;
+        Ok(sequence)
+    }
 }
 
 /// The first broken record of one file.
@@ -281,7 +366,7 @@ pub(crate) fn check_file(
     };
     let mut reader = LineReader::open(path)?;
     let mut buf = Vec::new();
-    let mut expected = first;
+    let mut linker = Linker::new(first, prev_hash);
     loop {
         let offset = reader.offset;
         let line = match reader.next(&mut buf)? {
@@ -293,53 +378,30 @@ pub(crate) fn check_file(
             Line::Complete(line) => line,
         };
         check.lines = reader.line_no;
-        let outcome: Result<u64, (Option<u64>, Problem)> = match parse_chain(line) {
-            Err(problem) => Err((None, problem)),
-            Ok(chain) => {
-                // With no previous hash given, the first record's link is taken on trust.
-                let trusted = check.events == 0 && prev_hash.is_none();
-                if chain.sequence != expected {
-                    Err((Some(chain.sequence), Problem::SequenceMismatch { expected, found: chain.sequence }))
-                } else if !trusted && chain.previous_hash != check.last_hash.as_str() {
-                    let problem = Problem::HashMismatch {
-                        expected: check.last_hash.clone(),
-                        found: chain.previous_hash.into_owned(),
-                    };
-                    Err((Some(chain.sequence), problem))
-                } else {
-                    let hash = hex(&sha256(line));
-                    match on_record(chain.sequence, &hash) {
-                        Some(problem) => Err((Some(chain.sequence), problem)),
-                        None => {
-                            check.last_hash = hash;
-                            Ok(chain.sequence)
-                        }
-                    }
-                }
+        match linker.next(line, on_record) {
+            Ok(sequence) => {
+                check.events += 1;
+                check.last_sequence = sequence;
+                check.last_hash.clone_from(&linker.last_hash);
             }
-        };
-        let sequence = match outcome {
-            Ok(sequence) => sequence,
             Err((sequence, problem)) => {
                 check.broken = Some(FileBreak { line: reader.line_no, offset, sequence, problem });
                 break;
             }
-        };
-        check.events += 1;
-        check.last_sequence = sequence;
-        expected += 1;
+        }
     }
     Ok(check)
 }
 
 #[derive(Deserialize)]
-struct Chain<'a> {
-    sequence: u64,
+pub(crate) struct Chain<'a> {
+    pub(crate) sequence: u64,
     #[serde(rename = "previousHash", borrow)]
-    previous_hash: Cow<'a, str>,
+    pub(crate) previous_hash: Cow<'a, str>,
 }
 
-fn parse_chain(line: &[u8]) -> Result<Chain<'_>, Problem> {
+/// The chain fields of a record, or why it has none.
+pub(crate) fn parse_chain(line: &[u8]) -> Result<Chain<'_>, Problem> {
     if line.first() != Some(&b'{') {
         return Err(Problem::Unparseable);
     }

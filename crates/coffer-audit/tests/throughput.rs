@@ -6,6 +6,9 @@
 //! cargo test --release -p coffer-audit --test throughput -- --nocapture
 //! COFFER_AUDIT_BENCH_SECS=3 COFFER_AUDIT_BENCH_ROUNDS=3 cargo test --release -p coffer-audit --test throughput -- --nocapture
 //! ```
+//!
+//! With `COFFER_TEST_PG` set (`scripts/pg.sh`), also measures the PostgreSQL journal (one node,
+//! in a database of its own).
 
 mod common;
 
@@ -30,11 +33,50 @@ struct Run {
     verify_per_sec: f64,
 }
 
-fn run(base: &Path, label: &str, config: JournalConfig, secs: f64) -> Run {
-    let dir = TempDir::under(base, label);
+/// Where a run writes.
+enum Target<'a> {
+    Dir(&'a Path),
+    /// A PostgreSQL server's base URL: the run creates a database and drops it after.
+    Postgres(&'a str),
+}
+
+fn run(target: &Target, label: &str, config: JournalConfig, secs: f64) -> Run {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    rt.block_on(async {
-        let journal = Arc::new(Journal::open(dir.path(), config).unwrap());
+    match target {
+        Target::Dir(base) => {
+            let dir = TempDir::under(base, label);
+            let path = dir.path().to_owned();
+            rt.block_on(measure(Journal::open(dir.path(), config).unwrap(), secs, move || {
+                coffer_audit::verify(&path).unwrap()
+            }))
+        }
+        Target::Postgres(base) => {
+            let name = format!("coffer_audit_bench_{}", std::process::id());
+            let admin = rt.block_on(async {
+                let admin =
+                    coffer_store::PgConnector::new(base, "coffer-audit-bench", "").unwrap().connect().await.unwrap();
+                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+                admin
+            });
+            let (rest, query) = base.split_once('?').map_or((*base, String::new()), |(r, q)| (r, format!("?{q}")));
+            let host_end =
+                rest.find("://").map(|i| i + 3).map(|s| rest[s..].find('/').map_or(rest.len(), |i| i + s)).unwrap();
+            let url = format!("{}/{name}{query}", &rest[..host_end]);
+            let verify_url = url.clone();
+            let r = rt.block_on(async {
+                let journal = Journal::open_postgres(&url, config).await.unwrap();
+                measure(journal, secs, move || coffer_audit::verify_postgres(&verify_url).unwrap()).await
+            });
+            rt.block_on(admin.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))).unwrap();
+            r
+        }
+    }
+}
+
+async fn measure(journal: Journal, secs: f64, verify: impl FnOnce() -> coffer_audit::VerifyReport) -> Run {
+    {
+        let journal = Arc::new(journal);
         let stop = Arc::new(AtomicBool::new(false));
         let start = Instant::now();
         let tasks: Vec<_> = (0..APPENDERS)
@@ -66,7 +108,7 @@ fn run(base: &Path, label: &str, config: JournalConfig, secs: f64) -> Run {
         let head = journal.head().unwrap();
         drop(journal);
         let t0 = Instant::now();
-        let report = coffer_audit::verify(dir.path()).unwrap();
+        let report = verify();
         let verify_secs = t0.elapsed().as_secs_f64();
         assert!(report.is_ok(), "{report}");
         assert_eq!(report.last_sequence, head.sequence);
@@ -80,7 +122,7 @@ fn run(base: &Path, label: &str, config: JournalConfig, secs: f64) -> Run {
             p99_us: pct(0.99),
             verify_per_sec: report.events as f64 / verify_secs,
         }
-    })
+    }
 }
 
 #[test]
@@ -89,9 +131,14 @@ fn throughput_with_64_concurrent_appenders() {
     let default_secs = if cfg!(debug_assertions) { 0.3 } else { 1.0 };
     let secs: f64 = std::env::var("COFFER_AUDIT_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_secs);
     let tmpfs = Path::new("/dev/shm");
-    let mut bases = vec![("temp dir", std::env::temp_dir())];
+    let temp = std::env::temp_dir();
+    let pg = std::env::var("COFFER_TEST_PG").ok().filter(|u| !u.trim().is_empty());
+    let mut bases = vec![("temp dir", Target::Dir(&temp))];
     if tmpfs.is_dir() {
-        bases.insert(0, ("tmpfs", tmpfs.to_owned()));
+        bases.insert(0, ("tmpfs", Target::Dir(tmpfs)));
+    }
+    if let Some(url) = &pg {
+        bases.push(("postgres", Target::Postgres(url.trim())));
     }
 
     // The caller's share, without the journal: building and serialising one event.

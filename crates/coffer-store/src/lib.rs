@@ -24,7 +24,7 @@ mod sqlite;
 #[doc(hidden)]
 pub mod testing;
 
-pub use postgres::PostgresStore;
+pub use postgres::{PgConnector, PostgresStore};
 pub use sqlite::SqliteStore;
 
 use std::time::Duration;

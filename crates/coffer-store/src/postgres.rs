@@ -775,6 +775,77 @@ where
 }
 
 // ---------------------------------------------------------------------------------------------
+// Dedicated connections for other crates
+
+/// How to open a dedicated connection to the store's database exactly as
+/// [`PostgresStore::connect`] does: the same connection-string handling (`sslrootcert`,
+/// `sslmode=verify-ca|verify-full`), the same TLS rules (the server certificate is always
+/// verified), the same connect timeout, and messages without the password. For crates that keep
+/// a connection of their own beside the store's pool (the audit journal).
+#[derive(Clone)]
+pub struct PgConnector {
+    config: Config,
+    tls: MakeRustlsConnect,
+    target: String,
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for PgConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConnector").field("target", &self.target).finish_non_exhaustive()
+    }
+}
+
+impl PgConnector {
+    /// Parses `url` (any form [`PostgresStore::connect`] accepts) without connecting. The
+    /// sessions get `application_name` and the server `options` (e.g.
+    /// `-c idle_in_transaction_session_timeout=10000`) unless the URL sets its own.
+    pub fn new(url: &str, application_name: &str, options: &str) -> Result<PgConnector, StoreError> {
+        let secrets = secrets_of(url);
+        let redact_err = |m: String| StoreError::Backend(redact(m, &secrets));
+        let parsed = parse_url(url).map_err(redact_err)?;
+        let mut config: Config =
+            parsed.url.parse().map_err(|e| redact_err(format!("invalid PostgreSQL connection string: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name(application_name);
+        }
+        if config.get_options().is_none() && !options.is_empty() {
+            config.options(options);
+        }
+        let target = describe_target(&config);
+        let tls = tls_connector(&config, parsed.root_cert.as_deref()).map_err(|m| redact_err(format!("{target}: {m}")))?;
+        Ok(PgConnector { config, tls, target, secrets })
+    }
+
+    /// Where it connects: `user@host:port/database`, without the password.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Opens one connection. Must run inside a tokio runtime: the connection is driven by a
+    /// task spawned on it, which ends when the client is dropped or the connection fails.
+    pub async fn connect(&self) -> Result<Client, StoreError> {
+        match self.config.connect(self.tls.clone()).await {
+            Ok((client, connection)) => {
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                Ok(client)
+            }
+            Err(e) => Err(StoreError::Backend(self.message(&format!("cannot connect to PostgreSQL at {}", self.target), &e))),
+        }
+    }
+
+    /// `"<what>: <e as one line>"`, without the password (certificate failures get a hint).
+    pub fn message(&self, what: &str, e: &tokio_postgres::Error) -> String {
+        redact(format!("{what}: {}", pg_error(e)), &self.secrets)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Connection strings, TLS and messages
 
 struct ParsedUrl {
