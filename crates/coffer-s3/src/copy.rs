@@ -32,6 +32,7 @@ pub(crate) struct Source {
     pub bucket: Arc<BucketEntry>,
     pub rec: ObjectRecord,
     pub customer: Option<(coffer_crypto::SecretBytes, String)>,
+    pub pin: crate::data::ReadPin,
 }
 
 impl S3 {
@@ -54,16 +55,25 @@ impl S3 {
             return Err(S3Error::InvalidRequest("Coffer buckets are not versioned; a copy source versionId must be absent or null.".into()));
         }
         let sb = self.any_bucket(bucket)?;
-        let (rec, _) = self.readable_object(caller, &sb, key, "s3:GetObject").await?;
+        let (rec, pin) = self.pinned_object(caller, &sb, key, "s3:GetObject").await?;
         check_conditions(conditions, &rec.etag, rec.modified_ms, true)?;
         let customer = self.read_customer_key(caller, &rec.sse, customer)?;
-        Ok(Source { bucket: sb, rec, customer })
+        Ok(Source { bucket: sb, rec, customer, pin })
     }
 
     /// The plaintext of `[start, end)` of a copy source, as a body.
     pub(crate) async fn source_body(&self, caller: &Caller, src: &Source, start: u64, end: u64) -> Result<ObjectBody, S3Error> {
         let key = self.unprotect(caller, &src.rec.oid, &src.rec.sse, src.customer.as_ref().map(|(k, _)| k)).await?;
-        Ok(ObjectBody::new(self.config.data_root.clone(), src.bucket.rec.id.clone(), key, &src.rec, start, end, self.stats.clone()))
+        Ok(ObjectBody::new(
+            self.config.data_root.clone(),
+            src.bucket.rec.id.clone(),
+            key,
+            &src.rec,
+            start,
+            end,
+            self.stats.clone(),
+            src.pin.clone(),
+        ))
     }
 
     pub async fn copy_object(&self, caller: &Caller, input: CopyObjectInput) -> Result<CopyObjectOutput, S3Error> {

@@ -9,6 +9,7 @@
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use coffer_crypto::digest::hex;
 use coffer_crypto::object::{ObjectKey, SegmentLayout, SegmentReader, SegmentWriter};
@@ -280,7 +281,12 @@ impl S3 {
             return 0;
         };
         for item in items {
-            delete_files(&self.config.data_root, &item.pk, vec![item.sk.clone()]).await;
+            let free = self.readers.claim(&item.pk, vec![item.sk.clone()]);
+            if free.is_empty() {
+                continue; // still being read: next time
+            }
+            delete_files(&self.config.data_root, &item.pk, free.clone()).await;
+            self.readers.release(&item.pk, &free);
             if self.store.write(vec![Write::delete(tables::S3_GARBAGE, &item.pk, &item.sk, Expect::Any)]).await.is_ok() {
                 done += 1;
             }
@@ -369,8 +375,116 @@ impl S3 {
         if segments.is_empty() {
             return;
         }
-        delete_files(&self.config.data_root, bucket_id, segments.clone()).await;
-        let batch = segments.iter().map(|s| Write::delete(tables::S3_GARBAGE, bucket_id, s, Expect::Any)).collect();
+        // Files a body is still reading stay recorded as garbage; the job loop deletes them later.
+        let free = self.readers.claim(bucket_id, segments);
+        delete_files(&self.config.data_root, bucket_id, free.clone()).await;
+        self.readers.release(bucket_id, &free);
+        if free.is_empty() {
+            return;
+        }
+        let batch = free.iter().map(|s| Write::delete(tables::S3_GARBAGE, bucket_id, s, Expect::Any)).collect();
         let _ = self.store.write(batch).await;
+    }
+}
+
+/// The data files this node is reading (bodies in flight) or deleting.
+///
+/// Why: an overwrite or delete unreferences the old object's data files and deletes them right
+/// after its commit, while a GET that read the old record a moment earlier may still be
+/// streaming them. A reader *pins* its files; a deleter *claims* files and skips pinned ones
+/// (they stay recorded in `s3.garbage` and the job loop deletes them once unpinned). The race
+/// between a reader's record read and its pin is closed by an epoch: every claim bumps it, and a
+/// reader whose record is older than the last claim checks under the lock that its files still
+/// exist, or reads the record again. Node-local: on several nodes sharing the objects directory
+/// a reader on one node is not protected from a delete on another (docs/design.md).
+#[derive(Default)]
+pub(crate) struct Readers {
+    inner: std::sync::Mutex<ReadersInner>,
+}
+
+#[derive(Default)]
+struct ReadersInner {
+    epoch: u64,
+    reading: std::collections::HashMap<String, usize>,
+    deleting: std::collections::HashSet<String>,
+}
+
+fn pin_key(bucket_id: &str, segment: &str) -> String {
+    format!("{bucket_id}/{segment}")
+}
+
+impl Readers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReadersInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
+    /// Pins the files of a record read at `epoch`; `None` if they are being or have been
+    /// deleted since (read the record again).
+    pub(crate) fn pin(self: &Arc<Self>, root: &Path, bucket_id: &str, segments: &[String], epoch: u64) -> Option<ReadPin> {
+        let keys: Vec<String> = segments.iter().map(|s| pin_key(bucket_id, s)).collect();
+        let mut g = self.lock();
+        if keys.iter().any(|k| g.deleting.contains(k)) {
+            return None;
+        }
+        if g.epoch != epoch && !segments.iter().all(|s| segment_path(root, bucket_id, s).exists()) {
+            return None;
+        }
+        for k in &keys {
+            *g.reading.entry(k.clone()).or_default() += 1;
+        }
+        Some(ReadPin { readers: self.clone(), keys })
+    }
+
+    /// Claims `segments` for deletion: returns those not pinned, marked as being deleted until
+    /// [`Readers::release`].
+    fn claim(&self, bucket_id: &str, segments: Vec<String>) -> Vec<String> {
+        let mut g = self.lock();
+        g.epoch += 1;
+        let free: Vec<String> = segments.into_iter().filter(|s| !g.reading.contains_key(&pin_key(bucket_id, s))).collect();
+        for s in &free {
+            g.deleting.insert(pin_key(bucket_id, s));
+        }
+        free
+    }
+
+    fn release(&self, bucket_id: &str, segments: &[String]) {
+        let mut g = self.lock();
+        for s in segments {
+            g.deleting.remove(&pin_key(bucket_id, s));
+        }
+    }
+}
+
+/// Keeps a body's data files from being deleted on this node while it is read.
+pub(crate) struct ReadPin {
+    readers: Arc<Readers>,
+    keys: Vec<String>,
+}
+
+impl Clone for ReadPin {
+    fn clone(&self) -> Self {
+        let mut g = self.readers.lock();
+        for k in &self.keys {
+            *g.reading.entry(k.clone()).or_default() += 1;
+        }
+        ReadPin { readers: self.readers.clone(), keys: self.keys.clone() }
+    }
+}
+
+impl Drop for ReadPin {
+    fn drop(&mut self) {
+        let mut g = self.readers.lock();
+        for k in &self.keys {
+            if let Some(n) = g.reading.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    g.reading.remove(k);
+                }
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use coffer_crypto::object::ObjectKey;
 use coffer_policy::Caller;
 
 use crate::checks::{check_conditions, parse_range};
-use crate::data::SegmentFile;
+use crate::data::{ReadPin, SegmentFile};
 use crate::encryption::sse_output;
 use crate::model::{ChecksumOut, GetObjectInput, ObjectMeta};
 use crate::records::{BucketEntry, ObjectRecord, object_arn};
@@ -26,10 +26,22 @@ pub struct ObjectBody {
     pieces: VecDeque<(String, u64, u64, u64)>,
     current: Option<(SegmentFile, u64, u64)>,
     stats: Arc<S3Stats>,
+    /// Keeps the data files from being deleted by an overwrite while the body is read.
+    _pin: ReadPin,
 }
 
 impl ObjectBody {
-    pub(crate) fn new(root: PathBuf, bucket_id: String, key: Option<ObjectKey>, rec: &ObjectRecord, start: u64, end: u64, stats: Arc<S3Stats>) -> ObjectBody {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        root: PathBuf,
+        bucket_id: String,
+        key: Option<ObjectKey>,
+        rec: &ObjectRecord,
+        start: u64,
+        end: u64,
+        stats: Arc<S3Stats>,
+        pin: ReadPin,
+    ) -> ObjectBody {
         let mut pieces = VecDeque::new();
         let mut offset = 0u64;
         for s in &rec.segments {
@@ -40,7 +52,7 @@ impl ObjectBody {
             }
             offset = seg_end;
         }
-        ObjectBody { root, bucket_id, key, pieces, current: None, stats }
+        ObjectBody { root, bucket_id, key, pieces, current: None, stats, _pin: pin }
     }
 
     /// The next piece of the body; `None` at the end. An error mid-stream means the data on disk
@@ -95,10 +107,28 @@ impl S3 {
         }
     }
 
+    /// [`S3::readable_object`], with its data files pinned against deletion on this node (see
+    /// `data::Readers`): a GET racing an overwrite streams the version it read, whole.
+    pub(crate) async fn pinned_object(&self, caller: &Caller, b: &BucketEntry, key: &str, action: &str) -> Result<(ObjectRecord, ReadPin), S3Error> {
+        for _ in 0..8 {
+            let epoch = self.readers.epoch();
+            let (rec, _) = self.readable_object(caller, b, key, action).await?;
+            let segments: Vec<String> = rec.segments.iter().map(|s| s.id.clone()).collect();
+            if let Some(pin) = self.readers.pin(&self.config.data_root, &b.rec.id, &segments, epoch) {
+                return Ok((rec, pin));
+            }
+        }
+        Err(S3Error::Wire {
+            code: "ServiceUnavailable".into(),
+            status: 503,
+            message: "The object is being rewritten too often to be read; retry.".into(),
+        })
+    }
+
     /// GetObject (and HeadObject when `input.head`): the metadata and, for GET, the body.
     pub async fn get_object(&self, caller: &Caller, input: GetObjectInput) -> Result<(ObjectMeta, Option<ObjectBody>), S3Error> {
         let b = self.bucket(caller, &input.bucket)?;
-        let (rec, _) = self.readable_object(caller, &b, &input.key, "s3:GetObject").await?;
+        let (rec, pin) = self.pinned_object(caller, &b, &input.key, "s3:GetObject").await?;
         if input.sse_algorithm_header.is_some() {
             return Err(S3Error::invalid_argument(
                 "x-amz-server-side-encryption header is not supported for this operation.",
@@ -162,7 +192,7 @@ impl S3 {
             return Ok((meta, None));
         }
         let key = self.unprotect(caller, &rec.oid, &rec.sse, customer.as_ref().map(|(k, _)| k)).await?;
-        let body = ObjectBody::new(self.config.data_root.clone(), b.rec.id.clone(), key, &rec, start, end, self.stats.clone());
+        let body = ObjectBody::new(self.config.data_root.clone(), b.rec.id.clone(), key, &rec, start, end, self.stats.clone(), pin);
         Ok((meta, Some(body)))
     }
 }

@@ -85,6 +85,7 @@ pub struct S3 {
     buckets: RwLock<HashMap<String, Arc<BucketEntry>>>,
     bucket_keys: encryption::BucketKeyCache,
     pub stats: Arc<S3Stats>,
+    readers: Arc<data::Readers>,
     last_sweep: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
@@ -122,6 +123,7 @@ impl S3 {
             buckets: RwLock::new(HashMap::new()),
             bucket_keys: encryption::BucketKeyCache::default(),
             stats: Arc::new(S3Stats::default()),
+            readers: Arc::default(),
             last_sweep: std::sync::Mutex::new(None),
         };
         for item in scan_all(s3.store.as_ref(), tables::S3_BUCKETS).await? {
