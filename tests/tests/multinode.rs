@@ -256,3 +256,37 @@ async fn a_node_with_another_root_key_refuses_to_start() {
     assert!(a.kms().list_keys().send().await.is_ok());
     assert_eq!(a.stop().code(), Some(0));
 }
+
+/// With PostgreSQL, every node's audit events go to one hash chain in the database.
+#[tokio::test]
+async fn audit_events_of_all_nodes_form_one_chain() {
+    let Some(url) = fresh_db("audit") else { return };
+    let base = temp_dir("audit-nodes");
+    let (da, db) = (base.join("a"), base.join("b"));
+    let a = node(&url, &da);
+    std::fs::create_dir_all(&db).unwrap();
+    for f in ["root.key", "admin-credentials"] {
+        std::fs::copy(da.join(f), db.join(f)).unwrap();
+    }
+    let b = node(&url, &db);
+    let (ka, kb) = (a.kms(), b.kms());
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let k = if i % 2 == 0 { ka.clone() } else { kb.clone() };
+        tasks.push(tokio::spawn(async move { k.create_key().send().await.unwrap() }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(coffer_it::coffer_bin()).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let (code, out) = run(&["audit", "verify", "--store", &url]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&["audit", "tail", "--store", &url, "--event", "CreateKey", "-n", "100"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.lines().count(), 20, "{out}");
+    // No journal files: the events are in the database.
+    assert!(!da.join("audit").exists() && !db.join("audit").exists());
+}

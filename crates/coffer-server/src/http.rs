@@ -53,8 +53,23 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(opts.max_connections));
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(opts.header_timeout).max_buf_size(256 * 1024);
-    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+    // HTTP/1: the header timeout also bounds an idle keep-alive connection (it runs while the
+    // connection waits for the next request's first byte), so neither a slow sender of headers
+    // (slowloris) nor an idle client holds a connection slot longer than it. The read buffer
+    // caps a header section's size; a little above the request-level caps in `route`.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_timeout)
+        .max_buf_size(256 * 1024)
+        .max_headers(crate::route::MAX_HEADERS + 28);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(256)
+        .max_header_list_size(64 * 1024)
+        .keep_alive_interval(Some(opts.header_timeout))
+        .keep_alive_timeout(Duration::from_secs(20));
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
@@ -78,6 +93,7 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
+        let header_timeout = opts.header_timeout;
         tokio::spawn(async move {
             let _permit = permit;
             match tls {
@@ -90,9 +106,13 @@ pub async fn serve(
                         }
                         Err(_) => return,
                     };
-                    serve_conn(&builder, watcher, app, TokioIo::new(stream), peer, true).await;
+                    let io = FirstByteDeadline::new(TokioIo::new(stream), header_timeout);
+                    serve_conn(&builder, watcher, app, io, peer, true).await;
                 }
-                None => serve_conn(&builder, watcher, app, TokioIo::new(stream), peer, false).await,
+                None => {
+                    let io = FirstByteDeadline::new(TokioIo::new(stream), header_timeout);
+                    serve_conn(&builder, watcher, app, io, peer, false).await
+                }
             }
         });
     }
@@ -101,6 +121,76 @@ pub async fn serve(
     tokio::select! {
         _ = graceful.shutdown() => tracing::info!("all connections closed"),
         _ = tokio::time::sleep(opts.drain_timeout) => tracing::warn!("drain timeout elapsed; closing remaining connections"),
+    }
+}
+
+/// A connection that must send its first byte within a deadline. hyper's header timeout runs
+/// only once a request has begun (and between keep-alive requests); before the first byte the
+/// automatic HTTP/1-or-2 detection waits indefinitely, so a client that connects and stays
+/// silent would hold a connection slot forever. After the first read, this is a plain pass-through.
+struct FirstByteDeadline<I> {
+    inner: I,
+    deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<I> FirstByteDeadline<I> {
+    fn new(inner: I, limit: Duration) -> Self {
+        FirstByteDeadline { inner, deadline: Some(Box::pin(tokio::time::sleep(limit))) }
+    }
+}
+
+impl<I: hyper::rt::Read + Unpin> hyper::rt::Read for FirstByteDeadline<I> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                this.deadline = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let expired = this.deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                if expired {
+                    Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no request arrived within the header timeout")))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }
+}
+
+impl<I: hyper::rt::Write + Unpin> hyper::rt::Write for FirstByteDeadline<I> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 }
 

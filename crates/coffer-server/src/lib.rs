@@ -9,8 +9,10 @@
 //! log line.
 #![forbid(unsafe_code)]
 
+mod audit;
 pub mod error;
 pub mod http;
+pub mod limits;
 mod iam;
 mod kms;
 pub mod protocol;
@@ -92,6 +94,11 @@ pub struct App {
     pub limits: Limits,
     pub store_kind: &'static str,
     pub freshness: Arc<Freshness>,
+    /// The audit journal (`None`: auditing off). Every API call's event is durable in it before
+    /// the call answers.
+    pub audit: Option<Arc<coffer_audit::Journal>>,
+    /// Per-access-key request rates (`None`: unlimited).
+    pub rate_limits: Option<limits::RateLimiter>,
     signing_keys: sigv4::SigningKeyCache,
 }
 
@@ -109,6 +116,33 @@ impl App {
         store_kind: &'static str,
         freshness: Arc<Freshness>,
     ) -> App {
-        App { kms, iam, ssm, s3, s3_domains, dev, clock_control, limits, store_kind, freshness, signing_keys: Default::default() }
+        App {
+            kms,
+            iam,
+            ssm,
+            s3,
+            s3_domains,
+            dev,
+            clock_control,
+            limits,
+            store_kind,
+            freshness,
+            audit: None,
+            rate_limits: None,
+            signing_keys: Default::default(),
+        }
+    }
+
+    /// Records every API call in `journal` (fail closed: a call whose event cannot be made
+    /// durable fails).
+    pub fn with_audit(mut self, journal: Arc<coffer_audit::Journal>) -> App {
+        self.audit = Some(journal);
+        self
+    }
+
+    /// Limits each access key's request rate (`ThrottlingException` beyond it).
+    pub fn with_rate_limits(mut self, limiter: limits::RateLimiter) -> App {
+        self.rate_limits = Some(limiter);
+        self
     }
 }

@@ -158,13 +158,16 @@ async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Inco
         return internal(&app, &parts, &request_id).await;
     }
     let protocol = Protocol::guess(&parts);
+    let early_op = operation(&parts, None);
+    if let Err(e) = check_headers(&parts) {
+        return refuse(&app, conn, &parts, protocol, &early_op, e, &request_id, start).await;
+    }
     // A body must arrive whole within the timeout (a slow client cannot hold the request).
     let collected = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, app.limits.max_json_body).collect()).await;
     let body = match collected {
         Err(_) => {
             let err = WireError::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeoutException", "The request body was not received in time.");
-            log(LogLine { service: "", op: "", principal: "", resources: vec![], status: err.status.as_u16(), error: Some(err.code) }, &request_id, start, conn.peer);
-            return protocol.error(&err, &request_id);
+            return refuse(&app, conn, &parts, protocol, &early_op, err, &request_id, start).await;
         }
         Ok(Ok(b)) => b.to_bytes(),
         Ok(Err(e)) => {
@@ -177,8 +180,7 @@ async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Inco
             } else {
                 WireError::bad_request("SerializationException", "The request body could not be read.")
             };
-            log(LogLine { service: "", op: "", principal: "", resources: vec![], status: err.status.as_u16(), error: Some(err.code) }, &request_id, start, conn.peer);
-            return protocol.error(&err, &request_id);
+            return refuse(&app, conn, &parts, protocol, &early_op, err, &request_id, start).await;
         }
     };
     let is_form = matches!(protocol, Protocol::Query(_));
@@ -191,61 +193,96 @@ async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Inco
         form = Some(pairs);
     }
     let op = operation(&parts, form.as_deref());
-    let fail = |e: WireError, principal: &str, service: &str, protocol: Protocol| {
-        log(LogLine { service, op: &op, principal, resources: vec![], status: e.status.as_u16(), error: Some(e.code) }, &request_id, start, conn.peer);
-        protocol.error(&e, &request_id)
-    };
 
     let (sr, principal) = match authenticate_buffered(&app, &parts, &body) {
         Ok(x) => x,
-        Err(e) => return fail(protocol.auth_error(&e), "", "", protocol),
+        Err(e) => return refuse(&app, conn, &parts, protocol, &op, protocol.auth_error(&e), &request_id, start).await,
     };
     let protocol = Protocol::for_service(&sr.service);
     let mut caller = Caller::new(principal, sr.access_key_id.clone(), sr.region.clone(), request_id.clone());
     caller.source_ip = Some(conn.peer.ip());
     caller.secure_transport = conn.tls;
-    caller.user_agent =
-        parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect();
+    caller.user_agent = user_agent(&parts);
 
     if parts.uri.path().starts_with("/_coffer/admin/") {
         return admin(&app, &parts, &body, &caller, &request_id, start, conn.peer).await;
     }
 
-    let result: Result<(Bytes, &str), WireError> = match (sr.service.as_str(), protocol) {
-        ("kms", _) => {
-            if parts.method != Method::POST {
-                Err(WireError::bad_request("UnknownOperationException", "awsJson requests must use POST."))
-            } else {
+    // The response document travels beside the bytes for the audit event (query protocol: the
+    // structure before it became XML; JSON: parsed back from the bytes when needed).
+    let result: Result<(Bytes, &str, Option<serde_json::Value>), WireError> = if let Some(quota) =
+        app.rate_limits.as_ref().and_then(|l| l.check(&caller.access_key_id, &sr.service, &op).err())
+    {
+        tracing::debug!(request_id = %request_id, quota, "throttled");
+        Err(throttled(&sr.service))
+    } else {
+        match (sr.service.as_str(), protocol) {
+            ("kms", _) => {
+                if parts.method != Method::POST {
+                    Err(WireError::bad_request("UnknownOperationException", "awsJson requests must use POST."))
+                } else {
+                    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    match target.strip_prefix(kms::TARGET_PREFIX) {
+                        Some(op) => kms::dispatch(&app.kms, &caller, op, &body).await.map(|b| (Bytes::from(b), JSON_CONTENT_TYPE, None)),
+                        None => Err(WireError::bad_request("UnknownOperationException", format!("Unknown operation {target}"))),
+                    }
+                }
+            }
+            ("ssm", _) => {
                 let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-                match target.strip_prefix(kms::TARGET_PREFIX) {
-                    Some(op) => kms::dispatch(&app.kms, &caller, op, &body).await.map(|b| (Bytes::from(b), JSON_CONTENT_TYPE)),
-                    None => Err(WireError::bad_request("UnknownOperationException", format!("Unknown operation {target}"))),
+                match target.strip_prefix(ssm::TARGET_PREFIX) {
+                    Some(op) if parts.method == Method::POST => {
+                        ssm::dispatch(&app.ssm, &caller, op, &body).await.map(|b| (Bytes::from(b), JSON_CONTENT_TYPE, None))
+                    }
+                    _ => Err(WireError::bad_request("UnknownOperationException", format!("Unknown operation {target}"))),
                 }
             }
-        }
-        ("ssm", _) => {
-            let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-            match target.strip_prefix(ssm::TARGET_PREFIX) {
-                Some(op) if parts.method == Method::POST => {
-                    ssm::dispatch(&app.ssm, &caller, op, &body).await.map(|b| (Bytes::from(b), JSON_CONTENT_TYPE))
-                }
-                _ => Err(WireError::bad_request("UnknownOperationException", format!("Unknown operation {target}"))),
+            (service @ ("iam" | "sts"), Protocol::Query(ns)) => {
+                let pairs = match &form {
+                    Some(f) => f.clone(),
+                    None => query::form_pairs(&body),
+                };
+                query_call(&app, &caller, service, ns, &op, &pairs, &request_id).await.map(|(b, v)| (b, XML_CONTENT_TYPE, Some(v)))
             }
+            (other, _) => Err(WireError::bad_request(
+                "UnknownOperationException",
+                format!("Coffer does not serve the '{other}' service in this release."),
+            )),
         }
-        (service @ ("iam" | "sts"), Protocol::Query(ns)) => {
-            let pairs = match &form {
-                Some(f) => f.clone(),
-                None => query::form_pairs(&body),
-            };
-            query_call(&app, &caller, service, ns, &op, &pairs, &request_id).await.map(|b| (b, XML_CONTENT_TYPE))
-        }
-        (other, _) => Err(WireError::bad_request(
-            "UnknownOperationException",
-            format!("Coffer does not serve the '{other}' service in this release."),
-        )),
+    };
+    let audited = if app.audit.is_some() {
+        let request = match &form {
+            Some(pairs) => crate::audit::camel(query::to_json(pairs)),
+            None => crate::audit::json_request(&body),
+        };
+        let response = match &result {
+            Ok((_, _, Some(v))) if !crate::audit::read_only(&op) => crate::audit::camel(v.clone()),
+            Ok((bytes, _, None)) if !crate::audit::read_only(&op) => crate::audit::json_request(bytes),
+            _ => serde_json::Value::Null,
+        };
+        let call = crate::audit::Call {
+            service: &sr.service,
+            op: &op,
+            region: &sr.region,
+            peer: conn.peer.ip(),
+            user_agent: &caller.user_agent,
+            request_id: &request_id,
+            caller: Some(&caller),
+            claimed_access_key: None,
+            request,
+            response,
+            error: result.as_ref().err().map(|e| (e.code, e.message.as_str())),
+        };
+        crate::audit::record(&app, call).await
+    } else {
+        Ok(())
+    };
+    let result = match audited {
+        Ok(()) => result,
+        Err(()) => Err(unrecorded()),
     };
     let (resp, status, error) = match result {
-        Ok((bytes, ct)) => (response(StatusCode::OK, ct, &request_id, bytes), 200, None),
+        Ok((bytes, ct, _)) => (response(StatusCode::OK, ct, &request_id, bytes), 200, None),
         Err(e) => {
             if e.status.is_server_error() {
                 tracing::error!(request_id = %request_id, op = %op, "internal error");
@@ -262,6 +299,96 @@ async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Inco
     resp
 }
 
+fn user_agent(parts: &Parts) -> String {
+    parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect()
+}
+
+/// Most header fields, and most header bytes, a request may carry. hyper enforces the
+/// connection-level caps (its read buffer and header count); these are the request-level ones
+/// AWS documents (S3: 8 KB of user metadata within the header section).
+pub(crate) const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refuses a request with too many or too large headers (defence against header floods that
+/// stay under hyper's buffer cap).
+pub(crate) fn check_headers(parts: &Parts) -> Result<(), WireError> {
+    let count = parts.headers.len();
+    let bytes: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if count > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return Err(WireError::bad_request(
+            "RequestHeaderSectionTooLarge",
+            format!("Your request header section exceeds the maximum allowed size ({MAX_HEADERS} fields, {MAX_HEADER_BYTES} bytes)."),
+        ));
+    }
+    Ok(())
+}
+
+/// AWS's throttling error for `service`, which the SDKs retry with backoff.
+fn throttled(service: &str) -> WireError {
+    match service {
+        "kms" => WireError::bad_request(
+            "ThrottlingException",
+            "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
+        ),
+        "iam" | "sts" => WireError::bad_request("Throttling", "Rate exceeded"),
+        _ => WireError::bad_request("ThrottlingException", "Rate exceeded"),
+    }
+}
+
+/// The answer to a call whose audit event could not be made durable.
+fn unrecorded() -> WireError {
+    WireError::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", crate::audit::UNRECORDED)
+}
+
+/// Answers a request refused before it authenticated (bad headers, body, signature), after
+/// logging it and recording it in the audit journal with the access key it claimed.
+#[allow(clippy::too_many_arguments)]
+async fn refuse(
+    app: &App,
+    conn: ConnInfo,
+    parts: &Parts,
+    protocol: Protocol,
+    op: &str,
+    err: WireError,
+    request_id: &str,
+    start: Instant,
+) -> Response<Full<Bytes>> {
+    log(LogLine { service: "", op, principal: "", resources: vec![], status: err.status.as_u16(), error: Some(err.code) }, request_id, start, conn.peer);
+    if app.audit.is_some() {
+        let claimed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or("")).ok();
+        let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let service = match &claimed {
+            Some(c) => c.service.as_str(),
+            None if target.starts_with(kms::TARGET_PREFIX) => "kms",
+            None if target.starts_with(ssm::TARGET_PREFIX) => "ssm",
+            None => match protocol {
+                Protocol::Query(ns) if ns == STS_NAMESPACE => "sts",
+                Protocol::Query(_) => "iam",
+                Protocol::Json => "unknown",
+            },
+        };
+        let region = claimed.as_ref().map(|c| c.region.as_str()).filter(|r| valid_region(r)).unwrap_or("us-east-1");
+        let ua = user_agent(parts);
+        let call = crate::audit::Call {
+            service,
+            op,
+            region,
+            peer: conn.peer.ip(),
+            user_agent: &ua,
+            request_id,
+            caller: None,
+            claimed_access_key: claimed.as_ref().map(|c| c.access_key_id.as_str()),
+            request: serde_json::Value::Null,
+            response: serde_json::Value::Null,
+            error: Some((err.code, &err.message)),
+        };
+        if crate::audit::record(app, call).await.is_err() {
+            return protocol.error(&unrecorded(), request_id);
+        }
+    }
+    protocol.error(&err, request_id)
+}
+
 async fn query_call(
     app: &App,
     caller: &Caller,
@@ -270,7 +397,7 @@ async fn query_call(
     action: &str,
     pairs: &[(String, String)],
     request_id: &str,
-) -> Result<Bytes, WireError> {
+) -> Result<(Bytes, serde_json::Value), WireError> {
     if action.is_empty() {
         return Err(WireError::bad_request("MissingAction", "Could not find the Action parameter."));
     }
@@ -279,7 +406,7 @@ async fn query_call(
     match iam::dispatch(&app.iam, caller, service, action, params).await {
         Ok(out) => {
             let value = serde_json::to_value(&out).expect("outputs serialise");
-            Ok(Bytes::from(query::render(action, namespace, &value, request_id)))
+            Ok((Bytes::from(query::render(action, namespace, &value, request_id)), value))
         }
         Err(QueryError::Service(e)) => Err(e.into()),
         Err(QueryError::UnknownAction(a)) => Err(WireError::bad_request(
@@ -404,6 +531,23 @@ async fn admin(
         }))
     }
     .await;
+    let call = crate::audit::Call {
+        service: "coffer-admin",
+        op: "CreateAccount",
+        region: &caller.region,
+        peer: peer.ip(),
+        user_agent: &caller.user_agent,
+        request_id,
+        caller: Some(caller),
+        claimed_access_key: None,
+        request: crate::audit::json_request(body),
+        response: result.as_ref().map(|v| crate::audit::camel(v.clone())).unwrap_or_default(),
+        error: result.as_ref().err().map(|e| (e.code, e.message.as_str())),
+    };
+    let result = match crate::audit::record(app, call).await {
+        Ok(()) => result,
+        Err(()) => Err(unrecorded()),
+    };
     let (resp, status, error) = match result {
         Ok(v) => (response(StatusCode::OK, "application/json", request_id, Bytes::from(v.to_string())), 200, None),
         Err(e) => (Protocol::Json.error(&e, request_id), e.status.as_u16(), Some(e.code)),

@@ -26,6 +26,9 @@ pub enum Command {
     /// Administer a running Coffer through its admin API (signed with administrator credentials).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Check or read the audit journal (one CloudTrail-shaped event per API call, hash-chained).
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Move a single-node (SQLite) store to PostgreSQL, unchanged: every item is copied with its
     /// version and sealed values as they are — nothing is decrypted. Stop the SQLite node first;
     /// the target database must be empty. Afterwards start nodes with --store <postgres URL> and
@@ -42,6 +45,66 @@ pub struct MigrateArgs {
     /// The PostgreSQL URL to move the data to.
     #[arg(long, value_name = "URL")]
     pub to: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the journal's hash chain from its first record to its last. Prints the last
+    /// sequence and hash (record them elsewhere, then pass them as --anchor later to prove that
+    /// nothing up to them was changed or cut off). Exits 1 naming the first broken record.
+    Verify(AuditVerifyArgs),
+    /// Print the last events (JSON, one per line, oldest first), optionally filtered.
+    Tail(AuditTailArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AuditSource {
+    /// The data directory whose journal (DIR/audit/) to read [default: ./coffer-data].
+    #[arg(long, env = "COFFER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where the server writes the journal when it is not the data directory (its --audit-dir).
+    #[arg(long, env = "COFFER_AUDIT_DIR", value_name = "DIR")]
+    pub audit_dir: Option<PathBuf>,
+    /// Read the journal of a PostgreSQL store (multi-node) instead of a data directory.
+    #[arg(long, env = "COFFER_STORE", value_name = "URL")]
+    pub store: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditVerifyArgs {
+    #[command(flatten)]
+    pub source: AuditSource,
+    /// A record trusted from an earlier verify, as SEQUENCE:HASH (repeatable).
+    #[arg(long, value_name = "SEQ:HASH")]
+    pub anchor: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditTailArgs {
+    #[command(flatten)]
+    pub source: AuditSource,
+    /// How many events (the last N that match).
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub lines: usize,
+    /// Only events by this principal ARN (userIdentity.arn), e.g. arn:aws:iam::111122223333:user/alice.
+    #[arg(long, value_name = "ARN")]
+    pub principal: Option<String>,
+    /// Only events about this resource: a key id, key ARN, alias, parameter or bucket name (a
+    /// substring of a resource ARN).
+    #[arg(long, value_name = "ID")]
+    pub key: Option<String>,
+    /// Only events with this eventName, e.g. Decrypt.
+    #[arg(long, value_name = "NAME")]
+    pub event: Option<String>,
+    /// Only events from this service: kms, ssm, s3, iam, sts (or a full eventSource).
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Only events at or after this time (ISO 8601, e.g. 2026-11-29T08:00:00Z).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only events at or before this time (ISO 8601).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -77,6 +140,22 @@ pub struct CreateAccountArgs {
     /// Write the new credentials to this file (mode 0600) instead of printing them.
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitPreset {
+    /// No limits.
+    Off,
+    /// AWS's default quotas.
+    Aws,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
@@ -154,6 +233,36 @@ pub struct ServeArgs {
     /// travels with each request; --dev allows it.
     #[arg(long, env = "COFFER_S3_ALLOW_SSE_C_OVER_HTTP")]
     pub s3_allow_sse_c_over_http: bool,
+
+    /// Audit journal: `on` records every API call (durably, before it answers) in a hash-chained
+    /// journal (<audit dir>/audit/, or a table of a PostgreSQL store); `off` records nothing
+    /// [default: on; off with --dev unless --audit-dir is given].
+    #[arg(long, env = "COFFER_AUDIT", value_name = "on|off")]
+    pub audit: Option<OnOff>,
+
+    /// Directory under which the audit journal (audit/) is written [default: the data directory].
+    #[arg(long, env = "COFFER_AUDIT_DIR", value_name = "DIR")]
+    pub audit_dir: Option<PathBuf>,
+
+    /// Per-access-key request rate limits: `off`, or `aws` for AWS's default quotas (KMS
+    /// cryptographic operations 10,000/s shared, asymmetric 1,000/s, management operations 5-2,000/s;
+    /// Parameter Store reads 40/s shared, PutParameter 3/s; S3 5,500 reads and 3,500 writes/s).
+    /// Beyond a limit, calls get AWS's ThrottlingException (S3: SlowDown), which SDKs retry
+    /// [default: off].
+    #[arg(long, env = "COFFER_RATE_LIMITS", value_name = "off|aws")]
+    pub rate_limits: Option<RateLimitPreset>,
+
+    /// Override one rate limit, NAME=REQUESTS_PER_SECOND (repeatable; 0 removes the limit). NAME
+    /// is a group (kms:cryptographic-symmetric, kms:cryptographic-asymmetric, kms:other,
+    /// ssm:get-parameters, ssm:other, s3:reads, s3:writes) or an operation (ssm:PutParameter,
+    /// kms:CreateKey, ...), which then gets its own limit. Implies --rate-limits aws unless off.
+    #[arg(long = "rate-limit", env = "COFFER_RATE_LIMIT", value_name = "NAME=RPS", value_delimiter = ',')]
+    pub rate_limit: Vec<String>,
+
+    /// Seconds a client may take to send a request's headers; also how long an idle keep-alive
+    /// connection is kept [default: 30].
+    #[arg(long, env = "COFFER_HEADER_TIMEOUT", value_name = "SECONDS")]
+    pub header_timeout: Option<u64>,
 
     /// Benchmarks only: store S3 object data unencrypted, to measure what encryption costs.
     #[arg(long, hide = true, env = "COFFER_UNSAFE_S3_NO_ENCRYPTION")]

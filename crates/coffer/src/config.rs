@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cli::{LogFormat, ServeArgs};
+use crate::cli::{LogFormat, OnOff, RateLimitPreset, ServeArgs};
+use coffer_server::limits::{QuotaTable, parse_override};
 
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +29,12 @@ pub struct FileConfig {
     pub ssm_max_advanced: Option<usize>,
     pub s3_domains: Option<Vec<String>>,
     pub s3_allow_sse_c_over_http: Option<bool>,
+    pub audit: Option<OnOff>,
+    pub audit_dir: Option<PathBuf>,
+    pub rate_limits: Option<RateLimitPreset>,
+    /// Overrides: `"ssm:PutParameter" = 10`.
+    pub rate_limit: Option<std::collections::BTreeMap<String, f64>>,
+    pub header_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +70,11 @@ pub struct Config {
     pub s3_encrypt: bool,
     pub dev: bool,
     pub clock_control: bool,
+    /// Where the audit journal's `audit/` directory goes; `None`: auditing off.
+    pub audit_dir: Option<PathBuf>,
+    /// Per-access-key rate limits; `None`: unlimited.
+    pub rate_limits: Option<QuotaTable>,
+    pub header_timeout: Duration,
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, String> {
@@ -123,7 +135,36 @@ impl Config {
         if jobs == 0 {
             return Err("jobs_interval must be at least 1 second".into());
         }
+        let audit_dir_set = args.audit_dir.or(file.audit_dir);
+        let audit_on = match args.audit.or(file.audit) {
+            Some(OnOff::On) => true,
+            Some(OnOff::Off) => false,
+            // --dev keeps nothing on disk unless asked to.
+            None => !args.dev || audit_dir_set.is_some(),
+        };
+        let audit_dir = audit_on.then(|| audit_dir_set.unwrap_or_else(|| data_dir.clone()));
+        let mut overrides: Vec<(String, f64)> = file.rate_limit.unwrap_or_default().into_iter().collect();
+        for o in &args.rate_limit {
+            overrides.push(parse_override(o)?);
+        }
+        let rate_limits = match (args.rate_limits.or(file.rate_limits), overrides.is_empty()) {
+            (Some(RateLimitPreset::Off), _) | (None, true) => None,
+            (Some(RateLimitPreset::Aws), _) | (None, false) => {
+                let mut t = QuotaTable::aws();
+                for (name, rate) in &overrides {
+                    t.set(name, *rate)?;
+                }
+                Some(t)
+            }
+        };
+        let header_timeout = args.header_timeout.or(file.header_timeout).unwrap_or(30);
+        if header_timeout == 0 {
+            return Err("header_timeout must be at least 1 second".into());
+        }
         Ok(Config {
+            audit_dir,
+            rate_limits,
+            header_timeout: Duration::from_secs(header_timeout),
             listen,
             data_dir,
             store,

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod audit_cmd;
 mod cli;
 mod config;
 mod datadir;
@@ -34,10 +35,26 @@ fn init_logging(cfg: &Config) {
     }
 }
 
+/// Keeps key material out of core dumps and away from same-user debuggers: the process is made
+/// non-dumpable (no core file; /proc/<pid>/mem and ptrace attach need CAP_SYS_PTRACE) and its
+/// core-size limit is 0 for any path that ignores the flag. Best effort: a failure is reported,
+/// not fatal, since some sandboxes forbid prctl.
+fn harden_process() {
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        eprintln!("coffer: warning: could not make the process non-dumpable: {e}");
+    }
+    let zero = rustix::process::Rlimit { current: Some(0), maximum: Some(0) };
+    if let Err(e) = rustix::process::setrlimit(rustix::process::Resource::Core, zero) {
+        eprintln!("coffer: warning: could not set the core-file size limit to 0: {e}");
+    }
+}
+
 fn main() {
+    harden_process();
     let cli = Cli::parse();
     let args = match cli.command {
         Command::Serve(args) => args,
+        Command::Audit(cmd) => std::process::exit(audit_cmd::run(cmd)),
         Command::Migrate(a) => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
             match rt.block_on(datadir::migrate(&a.from, &a.to)) {
@@ -104,6 +121,9 @@ async fn first_start(iam: &Iam, data_dir: &Path, cfg: &Config) -> Result<(), Str
 }
 
 async fn serve(cfg: Config) -> Result<(), String> {
+    let dumpable = !matches!(rustix::process::dumpable_behavior(), Ok(rustix::process::DumpableBehavior::NotDumpable));
+    let core_limit = rustix::process::getrlimit(rustix::process::Resource::Core).current;
+    tracing::info!(dumpable, core_limit = ?core_limit, "process hardening (key material never reaches a core file)");
     let clock = Arc::new(Clock::new());
     let _dir_lock;
     let (store, root): (Arc<dyn Store>, RootKey) = match &cfg.store {
@@ -191,7 +211,25 @@ async fn serve(cfg: Config) -> Result<(), String> {
     if let Some(rx) = changes {
         tokio::spawn(sync::follow(rx, freshness.clone(), kms.clone(), iam.clone(), ssm.clone(), s3.clone()));
     }
-    let app = Arc::new(App::new(
+    // The audit journal: every API call's event durable before the call answers.
+    let journal = match (&cfg.audit_dir, &cfg.store) {
+        (None, _) => None,
+        // Several nodes: one chain in a table of the shared database.
+        (Some(_), StoreChoice::Postgres(url)) => {
+            let j = coffer_audit::Journal::open_postgres(url, coffer_audit::JournalConfig::default())
+                .await
+                .map_err(|e| format!("cannot open the audit journal in PostgreSQL: {e}"))?;
+            tracing::info!(table = coffer_audit::POSTGRES_TABLE, "audit journal open");
+            Some(Arc::new(j))
+        }
+        (Some(dir), _) => {
+            let j = coffer_audit::Journal::open(dir, coffer_audit::JournalConfig::default())
+                .map_err(|e| format!("cannot open the audit journal in {}: {e}", dir.join("audit").display()))?;
+            tracing::info!(dir = %dir.join("audit").display(), "audit journal open");
+            Some(Arc::new(j))
+        }
+    };
+    let mut app = App::new(
         kms.clone(),
         iam.clone(),
         ssm.clone(),
@@ -202,7 +240,15 @@ async fn serve(cfg: Config) -> Result<(), String> {
         Limits { max_json_body: cfg.max_body_bytes },
         store_kind,
         freshness,
-    ));
+    );
+    if let Some(j) = &journal {
+        app = app.with_audit(j.clone());
+    }
+    if let Some(t) = cfg.rate_limits.clone() {
+        tracing::info!(quotas = t.quotas().iter().filter(|q| q.per_second > 0.0).count(), "per-access-key rate limits on");
+        app = app.with_rate_limits(coffer_server::limits::RateLimiter::new(t));
+    }
+    let app = Arc::new(app);
 
     // Background jobs: key deletion at the end of waiting periods, automatic rotation, expired
     // sessions, parameter policies.
@@ -240,6 +286,9 @@ async fn serve(cfg: Config) -> Result<(), String> {
     if let Some(p) = &cert_path {
         tracing::info!(cert = %p.display(), "self-signed TLS certificate for --dev --tls (trust it with --ca-bundle)");
     }
+    // Handlers are installed before the ready line, so a SIGTERM sent as soon as the line
+    // appears drains the server instead of killing it.
+    let shutdown = shutdown_signal()?;
     // A line tests and scripts can wait for.
     println!("coffer listening on {}://{local}", if tls.is_some() { "https" } else { "http" });
 
@@ -247,20 +296,25 @@ async fn serve(cfg: Config) -> Result<(), String> {
         app,
         listener,
         tls,
-        ServeOptions { max_connections: cfg.max_connections, ..Default::default() },
-        shutdown_signal(),
+        ServeOptions { max_connections: cfg.max_connections, header_timeout: cfg.header_timeout, ..Default::default() },
+        shutdown,
     )
     .await;
     jobs.abort();
+    // The last events are durable already (each was awaited); closing stops the writer.
+    drop(journal);
     tracing::info!("coffer stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-    }
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    })
 }

@@ -161,14 +161,42 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
     let head = parts.method == Method::HEAD;
     let resource = parts.uri.path().to_string();
     let peer = conn.peer;
-    let fail = |e: S3Error, op: &str, principal: &str| {
-        let resp = error_response(&e, &request_id, &resource, head);
-        log(op, principal, "", resp.status().as_u16(), Some(e.code()), &request_id, start, peer);
-        resp
+    // Refused before authentication: logged, and recorded in the audit journal with the access
+    // key the request claimed.
+    let fail = |e: S3Error, op: &'static str, _principal: &'static str| {
+        let (app, parts, request_id, resource) = (&app, &parts, &request_id, &resource);
+        async move {
+            log(op, "", "", e.status(), Some(e.code()), request_id, start, peer);
+            if app.audit.is_some() {
+                let claimed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or("")).ok();
+                let ua = header(&parts.headers, "user-agent").unwrap_or_default();
+                let message = e.message();
+                let call = crate::audit::Call {
+                    service: "s3",
+                    op,
+                    region: claimed.as_ref().map(|c| c.region.as_str()).unwrap_or("us-east-1"),
+                    peer: peer.ip(),
+                    user_agent: &ua,
+                    request_id,
+                    caller: None,
+                    claimed_access_key: claimed.as_ref().map(|c| c.access_key_id.as_str()),
+                    request: serde_json::Value::Null,
+                    response: serde_json::Value::Null,
+                    error: Some((e.code(), &message)),
+                };
+                if crate::audit::record(app, call).await.is_err() {
+                    return error_response(&unrecorded(), request_id, resource, head);
+                }
+            }
+            error_response(&e, request_id, resource, head)
+        }
     };
+    if let Err(e) = crate::route::check_headers(&parts) {
+        return fail(S3Error::Wire { code: e.code.into(), status: 400, message: e.message }, "", "").await;
+    }
     let target = match target(&parts, &app.s3_domains) {
         Ok(t) => t,
-        Err(e) => return fail(e, "", ""),
+        Err(e) => return fail(e, "", "").await,
     };
     let raw_query = parts.uri.query().unwrap_or("").to_string();
     let query: Vec<(String, String)> = sigv4::query_pairs(&raw_query)
@@ -184,12 +212,12 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
             S3Error::InvalidRequest("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".into()),
             op.name(),
             "",
-        );
+        ).await;
     }
     // Authentication: S3 signs the payload as the x-amz-content-sha256 header states.
     let sr = match sigv4::parse_request(&parts.headers, &raw_query) {
         Ok(sr) => sr,
-        Err(e) => return fail(auth_error(&e), op.name(), ""),
+        Err(e) => return fail(auth_error(&e), op.name(), "").await,
     };
     let presigned = sr.expires.is_some();
     let content_sha = header(&parts.headers, "x-amz-content-sha256");
@@ -201,12 +229,12 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
                 S3Error::InvalidRequest("Missing required header for this request: x-amz-content-sha256".into()),
                 op.name(),
                 "",
-            );
+            ).await;
         }
     };
     let streaming = match StreamingPayload::from_content_sha256(&payload) {
         Ok(s) => s,
-        Err(e) => return fail(body::chunked_setup_error(e), op.name(), ""),
+        Err(e) => return fail(body::chunked_setup_error(e), op.name(), "").await,
     };
     let hex_hash = payload.len() == 64 && payload.bytes().all(|b| b.is_ascii_hexdigit());
     if streaming.is_none() && !hex_hash && payload != sigv4::UNSIGNED_PAYLOAD {
@@ -214,11 +242,11 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
             S3Error::invalid_argument("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-..., or a valid sha256 value.", "x-amz-content-sha256", &payload),
             op.name(),
             "",
-        );
+        ).await;
     }
     let auth = match authenticate(&app, &parts, sr, &payload) {
         Ok(a) => a,
-        Err(e) => return fail(auth_error(&e), op.name(), ""),
+        Err(e) => return fail(auth_error(&e), op.name(), "").await,
     };
     let check = match streaming {
         Some(kind) => {
@@ -227,7 +255,7 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
                 (StreamingPayload::UnsignedTrailer, _) => ChunkedMode::Unsigned,
                 (_, Some(k)) => match ChunkedMode::signed(&auth.request, k.clone(), trailer) {
                     Ok(m) => m,
-                    Err(e) => return fail(body::chunked_setup_error(e), op.name(), ""),
+                    Err(e) => return fail(body::chunked_setup_error(e), op.name(), "").await,
                 },
                 (_, None) => ChunkedMode::SignedUnverified { trailer },
             };
@@ -235,7 +263,7 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
                 .map(|t| t.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())
                 .unwrap_or_default();
             let Some(decoded) = header(&parts.headers, "x-amz-decoded-content-length").and_then(|v| v.parse::<u64>().ok()) else {
-                return fail(S3Error::MissingContentLength, op.name(), "");
+                return fail(S3Error::MissingContentLength, op.name(), "").await;
             };
             let decoded = Some(decoded);
             Check::Chunked(Box::new(ChunkedDecoder::new(mode, declared, decoded)))
@@ -248,10 +276,37 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
     caller.secure_transport = conn.tls;
     caller.user_agent = header(&parts.headers, "user-agent").unwrap_or_default().chars().take(256).collect();
     let host = header(&parts.headers, "host").unwrap_or_else(|| "localhost".into());
+    let throttled = app.rate_limits.as_ref().and_then(|l| l.check(&caller.access_key_id, "s3", op.name()).err()).is_some();
     let mut req = Request { parts, target, query, caller, request_id: request_id.clone(), body: RequestBody::new(incoming, check), host };
-    let result = ops::dispatch(&app, &mut req, &op).await;
+    let result = if throttled {
+        Err(S3Error::Wire { code: "SlowDown".into(), status: 503, message: "Please reduce your request rate.".into() })
+    } else {
+        ops::dispatch(&app, &mut req, &op).await
+    };
     let principal = req.caller.principal.arn.clone();
     let resources = req.caller.resources().join(",");
+    let result = if app.audit.is_some() {
+        let message = result.as_ref().err().map(|e| e.message());
+        let call = crate::audit::Call {
+            service: "s3",
+            op: op.name(),
+            region: &req.caller.region,
+            peer: peer.ip(),
+            user_agent: &req.caller.user_agent,
+            request_id: &request_id,
+            caller: Some(&req.caller),
+            claimed_access_key: None,
+            request: audit_request(&req),
+            response: serde_json::Value::Null,
+            error: result.as_ref().err().map(|e| (e.code(), message.as_deref().unwrap_or(""))),
+        };
+        match crate::audit::record(&app, call).await {
+            Ok(()) => result,
+            Err(()) => Err(unrecorded()),
+        }
+    } else {
+        result
+    };
     match result {
         Ok(resp) => {
             log(op.name(), &principal, &resources, resp.status().as_u16(), None, &request_id, start, peer);
@@ -266,6 +321,29 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
             resp
         }
     }
+}
+
+/// The call's parameters as CloudTrail records S3 calls: bucket, key, host and the query's
+/// subresources and options (never a header, a body or a signature).
+fn audit_request(req: &Request) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    if let Some(b) = &req.target.bucket {
+        m.insert("bucketName".into(), b.clone().into());
+    }
+    if let Some(k) = &req.target.key {
+        m.insert("key".into(), k.clone().into());
+    }
+    m.insert("Host".into(), req.host.clone().into());
+    for (k, v) in &req.query {
+        if !k.to_ascii_lowercase().starts_with("x-amz-") {
+            m.insert(k.clone(), v.clone().into());
+        }
+    }
+    serde_json::Value::Object(m)
+}
+
+fn unrecorded() -> S3Error {
+    S3Error::Wire { code: "InternalError".into(), status: 500, message: crate::audit::UNRECORDED.into() }
 }
 
 #[allow(clippy::too_many_arguments)]
