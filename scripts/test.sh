@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Coffer test: Rust unit and integration tests (the real binary driven by
 # aws-sdk-kms and aws-sigv4-signed raw HTTP), then the Python compatibility suite (aws CLI,
-# boto3, aws-encryption-sdk, rclone, botocore-model coverage, no-plaintext-at-rest).
+# boto3, aws-encryption-sdk, rclone, botocore-model coverage, no-plaintext-at-rest), then a short
+# crash test (kill -9 under load; scripts/crash-test.sh).
 #
 # Idempotent and self-contained from a fresh clone: it installs the pip packages it needs.
 set -euo pipefail
@@ -43,5 +44,8 @@ COFFER_IT_PG="$PG_URL" cargo test -p coffer-it --locked --test kms --test kms_as
 
 step "python compatibility suite"
 COFFER_BIN="$PWD/target/debug/coffer" ./compat/run.sh
+
+step "crash test (kill -9 under load, short form; scripts/crash-test.sh for 20 rounds)"
+COFFER_BIN="$PWD/target/debug/coffer" scripts/crash-test.sh --short
 
 step "all tests passed in $(( $(date +%s) - started )) s"
