@@ -376,20 +376,32 @@ impl SegmentReader {
     /// leaving its plaintext in `data`. Fails — clearing `data` — on a wrong length, index, key
     /// or any changed byte.
     pub fn decrypt_chunk(&self, index: u64, data: &mut Vec<u8>) -> Result<(), CryptoError> {
-        let count = self.layout.chunk_count();
-        if index >= count || data.len() as u64 != self.layout.sealed_chunk_len(index) {
-            data.clear();
-            return Err(CryptoError);
-        }
-        let last = index == count - 1;
-        match self.key.open_in_place(nonce(index, last), Aad::from(&self.header), data) {
-            Ok(plain) => {
-                let n = plain.len();
+        match self.decrypt_chunk_in_place(index, data) {
+            Ok(n) => {
                 data.truncate(n);
                 Ok(())
             }
-            Err(_) => {
+            Err(e) => {
                 data.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// [`SegmentReader::decrypt_chunk`] on a slice of a larger buffer (no copy): `sealed` is
+    /// chunk `index` as in the file; on success its first `n` bytes (returned) are the
+    /// plaintext. On failure the slice is zeroed, so nothing unauthenticated survives.
+    pub fn decrypt_chunk_in_place(&self, index: u64, sealed: &mut [u8]) -> Result<usize, CryptoError> {
+        let count = self.layout.chunk_count();
+        if index >= count || sealed.len() as u64 != self.layout.sealed_chunk_len(index) {
+            sealed.fill(0);
+            return Err(CryptoError);
+        }
+        let last = index == count - 1;
+        match self.key.open_in_place(nonce(index, last), Aad::from(&self.header), sealed) {
+            Ok(plain) => Ok(plain.len()),
+            Err(_) => {
+                sealed.fill(0);
                 Err(CryptoError)
             }
         }
