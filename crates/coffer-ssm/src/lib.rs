@@ -109,8 +109,13 @@ impl Ssm {
     }
 
     /// Applies a change another node committed to a parameter head.
-    pub async fn apply_change(&self, table: &str, pk: &str, sk: &str) -> Result<(), SsmError> {
+    pub async fn apply_change(&self, table: &str, pk: &str, sk: &str, version: i64) -> Result<(), SsmError> {
         if table != tables::SSM_PARAMETERS.name() {
+            return Ok(());
+        }
+        // A change this node already holds (its own write, cached at commit) needs no read: under
+        // a heavy write load re-reading every own write would fall behind the change feed.
+        if version > 0 && self.cache.get(pk, sk).is_some_and(|e| e.version >= version) {
             return Ok(());
         }
         let entry = match self.store.get(tables::SSM_PARAMETERS, pk, sk).await? {

@@ -60,7 +60,7 @@ pub async fn follow(mut rx: Receiver<Change>, freshness: Arc<Freshness>, kms: Ar
                 } else if table.starts_with("iam.") {
                     iam.apply_change(table, &c.pk).await.map_err(|e| e.to_string())
                 } else if table.starts_with("ssm.") {
-                    ssm.apply_change(table, &c.pk, &c.sk).await.map_err(|e| e.to_string())
+                    ssm.apply_change(table, &c.pk, &c.sk, c.version).await.map_err(|e| e.to_string())
                 } else if table.starts_with("s3.") {
                     s3.apply_change(table, &c.pk).await.map_err(|e| e.to_string())
                 } else {
