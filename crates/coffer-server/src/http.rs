@@ -56,13 +56,9 @@ pub async fn serve(
     // HTTP/1: the header timeout also bounds an idle keep-alive connection (it runs while the
     // connection waits for the next request's first byte), so neither a slow sender of headers
     // (slowloris) nor an idle client holds a connection slot longer than it. The read buffer
-    // caps a header section's size; a little above the request-level caps in `route`.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(opts.header_timeout)
-        .max_buf_size(256 * 1024)
-        .max_headers(crate::route::MAX_HEADERS + 28);
+    // caps a header section's size, and hyper's default of 100 fields (parsed on the stack;
+    // a larger cap would allocate per request) lies above the request-level caps in `route`.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(opts.header_timeout).max_buf_size(256 * 1024);
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -304,9 +304,10 @@ fn user_agent(parts: &Parts) -> String {
 }
 
 /// Most header fields, and most header bytes, a request may carry. hyper enforces the
-/// connection-level caps (its read buffer and header count); these are the request-level ones
-/// AWS documents (S3: 8 KB of user metadata within the header section).
-pub(crate) const MAX_HEADERS: usize = 100;
+/// connection-level caps (its read buffer, and 100 fields: beyond, it answers 431 itself);
+/// these are the request-level ones, answered with AWS's error (S3 allows 2 KB of user
+/// metadata, and SDK requests carry about 15 fields).
+pub(crate) const MAX_HEADERS: usize = 64;
 pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Refuses a request with too many or too large headers (defence against header floods that
