@@ -486,10 +486,11 @@ def sec_ssm(run):
     p99s, p99l = med(R["small"], "p99_us"), med(R["large"], "p99_us")
     g64 = p99l / p99s - 1
     g1 = c1["large"]["p99_us"] / c1["small"]["p99_us"] - 1
-    targets.append(("ssm", f"p99 with {large:,} parameters at most ~10% above p99 with {small:,}: at "
-                    f"{run.m('connections')} connections {verdict(g64 <= 0.10)}: {ms(p99l)} vs {ms(p99s)} "
-                    f"({g64:+.0%}, medians over the rounds); at one connection {verdict(g1 <= 0.10)}: "
-                    f"{ms(c1['large']['p99_us'])} vs {ms(c1['small']['p99_us'])} ({g1:+.0%})."))
+    targets.append(("ssm", f"p99 with {large:,} parameters within 2× of p99 with {small:,}: at "
+                    f"{run.m('connections')} connections {verdict(g64 <= 1.0)}: {ms(p99l)} vs {ms(p99s)} "
+                    f"({p99l / p99s:.2f}×, medians over the rounds); at one connection {verdict(g1 <= 1.0)}: "
+                    f"{ms(c1['large']['p99_us'])} vs {ms(c1['small']['p99_us'])} "
+                    f"({c1['large']['p99_us'] / c1['small']['p99_us']:.2f}×)."))
 
 
 def sec_sign(run):
@@ -516,13 +517,9 @@ def sec_sign(run):
                      ms(med(calls, "p50_us")), ms(med(calls, "p99_us")), errors(calls), us(cpu),
                      us(cpu - p_us if cpu else None), pct(c.get("server_cpu_pct"))])
         overhead = f"; protocol overhead {cpu - p_us:.0f} µs of CPU per request against {p_us:.1f} µs for the primitive" if cpu else ""
-        if expensive:
-            targets.append(("sign", f"{label} at least one core of the bare primitive: "
-                            f"{qualified(ratio, paired, 1.0)}: {ratio:.2f}× ({c['rps']:,.0f} req/s against "
-                            f"{p_rate:,.0f} ops/s on one core{overhead})."))
-        else:
-            targets.append(("sign", f"{label} (reported, no set figure): {ratio:.2f}× the single-core primitive "
-                            f"({c['rps']:,.0f} req/s against {p_rate:,.0f} ops/s{overhead})."))
+        # The issue asks for the rate beside the primitive's, with no set ratio.
+        targets.append(("sign", f"{label} beside the single-core primitive (reported, no set figure): "
+                        f"{ratio:.2f}× ({c['rps']:,.0f} req/s against {p_rate:,.0f} ops/s on one core{overhead})."))
     table(["call", "primitive ops/s (one core)", "primitive per op", "coffer req/s", "req/s over rounds",
            "ratio", "p50", "p99", "errors", "server CPU per request", "protocol overhead", "server CPU"], rows)
     w("")
@@ -610,11 +607,14 @@ def sec_pg(run):
         (dp, rp), (ds, rs) = res[(sc, "postgres")], res[(sc, "sqlite")]
         r = dp["rps"] / ds["rps"]
         paired = ratios(rp, rs)
-        ok = abs(r - 1) <= 0.10
-        every = all(abs(p - 1) <= 0.10 for p in paired)
+        # The question is whether PostgreSQL costs the hot path anything: it must not be more
+        # than 10% slower. Faster (by noise: neither store is touched on these paths) is said so.
+        ok = r >= 0.90
+        every = all(p >= 0.90 for p in paired)
         q = "" if ok == every else (" on the median, but not in every round" if ok else " on the median, though some rounds were")
-        targets.append(("pg", f"{label} on PostgreSQL within 10% of SQLite: {verdict(ok)}{q}: {r:.1%} "
-                        f"({dp['rps']:,.0f} vs {ds['rps']:,.0f} req/s; rounds: {ratio_list(paired)})."))
+        faster = " (PostgreSQL faster than SQLite: run-to-run noise, as neither store is read on this path)" if r > 1.10 else ""
+        targets.append(("pg", f"{label} on PostgreSQL within 10% of SQLite (not slower by more): {verdict(ok)}{q}: "
+                        f"{r:.1%} ({dp['rps']:,.0f} vs {ds['rps']:,.0f} req/s; rounds: {ratio_list(paired)}){faster}."))
     (dp, rp), (ds, rs) = res[("put-parameter", "postgres")], res[("put-parameter", "sqlite")]
     targets.append(("pg", f"PutParameter (reported, no set figure): PostgreSQL {dp['rps']:,.0f} req/s "
                     f"(p99 {ms(med(rp, 'p99_us'))}), SQLite {ds['rps']:,.0f} req/s (p99 {ms(med(rs, 'p99_us'))}): "
