@@ -149,6 +149,41 @@ pub(crate) fn json_request(body: &[u8]) -> Value {
     }
 }
 
+/// Records a call refused before it authenticated (bad headers, body or signature), with the
+/// service, region and access key its signature claims (`fallback_service` when it claims none;
+/// a malformed region becomes `us-east-1`). Same contract as [`record`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn record_refused(
+    app: &App,
+    parts: &hyper::http::request::Parts,
+    fallback_service: &str,
+    op: &str,
+    peer: IpAddr,
+    request_id: &str,
+    code: &str,
+    message: &str,
+) -> Result<(), ()> {
+    if app.audit.is_none() {
+        return Ok(());
+    }
+    let claimed = crate::sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or("")).ok();
+    let user_agent = crate::route::user_agent(parts);
+    let call = Call {
+        service: claimed.as_ref().map(|c| c.service.as_str()).unwrap_or(fallback_service),
+        op,
+        region: claimed.as_ref().map(|c| c.region.as_str()).filter(|r| crate::route::valid_region(r)).unwrap_or("us-east-1"),
+        peer,
+        user_agent: &user_agent,
+        request_id,
+        caller: None,
+        claimed_access_key: claimed.as_ref().map(|c| c.access_key_id.as_str()),
+        request: Value::Null,
+        response: Value::Null,
+        error: Some((code, message)),
+    };
+    record(app, call).await
+}
+
 /// Appends the call's event and waits until it is durable. `Err(())` means the call must fail
 /// (with [`UNRECORDED`]). Without a journal (auditing off) every call passes.
 pub(crate) async fn record(app: &App, call: Call<'_>) -> Result<(), ()> {

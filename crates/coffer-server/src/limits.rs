@@ -155,20 +155,9 @@ impl QuotaTable {
         Ok(())
     }
 
-    /// The quota `service:op` counts against.
-    fn quota_of(&self, service: &str, op: &str) -> Option<usize> {
-        // Used once per operation, when a limiter is built (see `RateLimiter::index`).
-        let i = self
-            .ops
-            .iter()
-            .find(|((s, o), _)| s == service && o == op)
-            .map(|(_, i)| *i)
-            .or_else(|| self.service_default.get(service).copied())?;
+    /// Quota `i`, unless its rate of 0 means "no limit".
+    fn limited(&self, i: usize) -> Option<usize> {
         (self.quotas[i].per_second > 0.0).then_some(i)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.quotas.iter().all(|q| q.per_second <= 0.0)
     }
 
     /// The quotas, for documentation and `--help`.
@@ -193,7 +182,7 @@ const SHARD_SOFT_CAP: usize = 4096;
 /// The live buckets for a [`QuotaTable`].
 pub struct RateLimiter {
     table: QuotaTable,
-    /// `(service, op)` → quota index, precomputed without the scan in [`QuotaTable::quota_of`].
+    /// `table.ops` as nested maps (looked up by `&str` without allocating), limits of 0 resolved.
     index: HashMap<String, HashMap<String, Option<usize>>>,
     shards: Vec<Mutex<Shard>>,
     hasher: RandomState,
@@ -208,8 +197,8 @@ impl std::fmt::Debug for RateLimiter {
 impl RateLimiter {
     pub fn new(table: QuotaTable) -> RateLimiter {
         let mut index: HashMap<String, HashMap<String, Option<usize>>> = HashMap::new();
-        for (service, op) in table.ops.keys() {
-            index.entry(service.clone()).or_default().insert(op.clone(), table.quota_of(service, op));
+        for ((service, op), &i) in &table.ops {
+            index.entry(service.clone()).or_default().insert(op.clone(), table.limited(i));
         }
         RateLimiter { table, index, shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(), hasher: RandomState::new() }
     }
@@ -217,7 +206,7 @@ impl RateLimiter {
     fn quota(&self, service: &str, op: &str) -> Option<usize> {
         match self.index.get(service).and_then(|m| m.get(op)) {
             Some(q) => *q,
-            None => self.table.service_default.get(service).copied().filter(|&i| self.table.quotas[i].per_second > 0.0),
+            None => self.table.service_default.get(service).and_then(|&i| self.table.limited(i)),
         }
     }
 

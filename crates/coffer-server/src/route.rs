@@ -299,7 +299,7 @@ async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Inco
     resp
 }
 
-fn user_agent(parts: &Parts) -> String {
+pub(crate) fn user_agent(parts: &Parts) -> String {
     parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect()
 }
 
@@ -355,37 +355,17 @@ async fn refuse(
     start: Instant,
 ) -> Response<Full<Bytes>> {
     log(LogLine { service: "", op, principal: "", resources: vec![], status: err.status.as_u16(), error: Some(err.code) }, request_id, start, conn.peer);
-    if app.audit.is_some() {
-        let claimed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or("")).ok();
-        let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-        let service = match &claimed {
-            Some(c) => c.service.as_str(),
-            None if target.starts_with(kms::TARGET_PREFIX) => "kms",
-            None if target.starts_with(ssm::TARGET_PREFIX) => "ssm",
-            None => match protocol {
-                Protocol::Query(ns) if ns == STS_NAMESPACE => "sts",
-                Protocol::Query(_) => "iam",
-                Protocol::Json => "unknown",
-            },
-        };
-        let region = claimed.as_ref().map(|c| c.region.as_str()).filter(|r| valid_region(r)).unwrap_or("us-east-1");
-        let ua = user_agent(parts);
-        let call = crate::audit::Call {
-            service,
-            op,
-            region,
-            peer: conn.peer.ip(),
-            user_agent: &ua,
-            request_id,
-            caller: None,
-            claimed_access_key: claimed.as_ref().map(|c| c.access_key_id.as_str()),
-            request: serde_json::Value::Null,
-            response: serde_json::Value::Null,
-            error: Some((err.code, &err.message)),
-        };
-        if crate::audit::record(app, call).await.is_err() {
-            return protocol.error(&unrecorded(), request_id);
-        }
+    // The service its signature names, else what the request looks like.
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let service = match protocol {
+        _ if target.starts_with(kms::TARGET_PREFIX) => "kms",
+        _ if target.starts_with(ssm::TARGET_PREFIX) => "ssm",
+        Protocol::Query(ns) if ns == STS_NAMESPACE => "sts",
+        Protocol::Query(_) => "iam",
+        Protocol::Json => "unknown",
+    };
+    if crate::audit::record_refused(app, parts, service, op, conn.peer.ip(), request_id, err.code, &err.message).await.is_err() {
+        return protocol.error(&unrecorded(), request_id);
     }
     protocol.error(&err, request_id)
 }
@@ -417,7 +397,7 @@ async fn query_call(
     }
 }
 
-fn valid_region(r: &str) -> bool {
+pub(crate) fn valid_region(r: &str) -> bool {
     !r.is_empty() && r.len() <= 32 && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 

@@ -163,40 +163,25 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
     let peer = conn.peer;
     // Refused before authentication: logged, and recorded in the audit journal with the access
     // key the request claimed.
-    let fail = |e: S3Error, op: &'static str, _principal: &'static str| {
+    // Refused before authentication: logged, and recorded in the audit journal with the access
+    // key the request claimed.
+    let fail = |e: S3Error, op: &'static str| {
         let (app, parts, request_id, resource) = (&app, &parts, &request_id, &resource);
         async move {
             log(op, "", "", e.status(), Some(e.code()), request_id, start, peer);
-            if app.audit.is_some() {
-                let claimed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or("")).ok();
-                let ua = header(&parts.headers, "user-agent").unwrap_or_default();
-                let message = e.message();
-                let call = crate::audit::Call {
-                    service: "s3",
-                    op,
-                    region: claimed.as_ref().map(|c| c.region.as_str()).unwrap_or("us-east-1"),
-                    peer: peer.ip(),
-                    user_agent: &ua,
-                    request_id,
-                    caller: None,
-                    claimed_access_key: claimed.as_ref().map(|c| c.access_key_id.as_str()),
-                    request: serde_json::Value::Null,
-                    response: serde_json::Value::Null,
-                    error: Some((e.code(), &message)),
-                };
-                if crate::audit::record(app, call).await.is_err() {
-                    return error_response(&unrecorded(), request_id, resource, head);
-                }
+            let message = e.message();
+            if crate::audit::record_refused(app, parts, "s3", op, peer.ip(), request_id, e.code(), &message).await.is_err() {
+                return error_response(&unrecorded(), request_id, resource, head);
             }
             error_response(&e, request_id, resource, head)
         }
     };
     if let Err(e) = crate::route::check_headers(&parts) {
-        return fail(S3Error::Wire { code: e.code.into(), status: 400, message: e.message }, "", "").await;
+        return fail(S3Error::Wire { code: e.code.into(), status: 400, message: e.message }, "").await;
     }
     let target = match target(&parts, &app.s3_domains) {
         Ok(t) => t,
-        Err(e) => return fail(e, "", "").await,
+        Err(e) => return fail(e, "").await,
     };
     let raw_query = parts.uri.query().unwrap_or("").to_string();
     let query: Vec<(String, String)> = sigv4::query_pairs(&raw_query)
@@ -211,13 +196,13 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
         return fail(
             S3Error::InvalidRequest("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".into()),
             op.name(),
-            "",
-        ).await;
+        )
+        .await;
     }
     // Authentication: S3 signs the payload as the x-amz-content-sha256 header states.
     let sr = match sigv4::parse_request(&parts.headers, &raw_query) {
         Ok(sr) => sr,
-        Err(e) => return fail(auth_error(&e), op.name(), "").await,
+        Err(e) => return fail(auth_error(&e), op.name()).await,
     };
     let presigned = sr.expires.is_some();
     let content_sha = header(&parts.headers, "x-amz-content-sha256");
@@ -228,25 +213,25 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
             return fail(
                 S3Error::InvalidRequest("Missing required header for this request: x-amz-content-sha256".into()),
                 op.name(),
-                "",
-            ).await;
+            )
+            .await;
         }
     };
     let streaming = match StreamingPayload::from_content_sha256(&payload) {
         Ok(s) => s,
-        Err(e) => return fail(body::chunked_setup_error(e), op.name(), "").await,
+        Err(e) => return fail(body::chunked_setup_error(e), op.name()).await,
     };
     let hex_hash = payload.len() == 64 && payload.bytes().all(|b| b.is_ascii_hexdigit());
     if streaming.is_none() && !hex_hash && payload != sigv4::UNSIGNED_PAYLOAD {
         return fail(
             S3Error::invalid_argument("x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-..., or a valid sha256 value.", "x-amz-content-sha256", &payload),
             op.name(),
-            "",
-        ).await;
+        )
+        .await;
     }
     let auth = match authenticate(&app, &parts, sr, &payload) {
         Ok(a) => a,
-        Err(e) => return fail(auth_error(&e), op.name(), "").await,
+        Err(e) => return fail(auth_error(&e), op.name()).await,
     };
     let check = match streaming {
         Some(kind) => {
@@ -255,7 +240,7 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
                 (StreamingPayload::UnsignedTrailer, _) => ChunkedMode::Unsigned,
                 (_, Some(k)) => match ChunkedMode::signed(&auth.request, k.clone(), trailer) {
                     Ok(m) => m,
-                    Err(e) => return fail(body::chunked_setup_error(e), op.name(), "").await,
+                    Err(e) => return fail(body::chunked_setup_error(e), op.name()).await,
                 },
                 (_, None) => ChunkedMode::SignedUnverified { trailer },
             };
@@ -263,7 +248,7 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
                 .map(|t| t.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())
                 .unwrap_or_default();
             let Some(decoded) = header(&parts.headers, "x-amz-decoded-content-length").and_then(|v| v.parse::<u64>().ok()) else {
-                return fail(S3Error::MissingContentLength, op.name(), "").await;
+                return fail(S3Error::MissingContentLength, op.name()).await;
             };
             let decoded = Some(decoded);
             Check::Chunked(Box::new(ChunkedDecoder::new(mode, declared, decoded)))
