@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use coffer_store::testing;
 use std::time::{Duration, Instant};
 
 use coffer_audit::{
@@ -20,78 +20,21 @@ use common::{TempDir, encrypt_builder, key_arn, user};
 use serde_json::{Value, json};
 
 fn base_url() -> Option<String> {
-    match std::env::var("COFFER_TEST_PG") {
-        Ok(u) if !u.trim().is_empty() => Some(u.trim().to_owned()),
-        _ => {
-            skipped("COFFER_TEST_PG");
-            None
-        }
-    }
+    testing::pg_server("COFFER_TEST_PG")
 }
 
-/// Says so on stderr, once per variable and run, past the test harness's output capture.
-fn skipped(var: &'static str) {
-    use std::io::Write as _;
-    static SEEN: std::sync::Mutex<Vec<&str>> = std::sync::Mutex::new(Vec::new());
-    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
-    if !seen.contains(&var) {
-        seen.push(var);
-        let _ =
-            writeln!(std::io::stderr(), "skipped: {var} not set (PostgreSQL tests that need it pass without running)");
-    }
-}
-
-/// `base` with its database replaced by `db` (URL form).
-fn with_db(base: &str, db: &str) -> String {
-    let (rest, query) = match base.split_once('?') {
-        Some((r, q)) => (r, format!("?{q}")),
-        None => (base, String::new()),
-    };
-    let scheme_end = rest.find("://").map(|i| i + 3).expect("COFFER_TEST_PG must be a postgres:// URL");
-    let host_end = rest[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(rest.len());
-    format!("{}/{db}{query}", &rest[..host_end])
-}
-
-/// A connection through coffer-store's connector (TLS as the URL says).
 async fn sql(url: &str) -> tokio_postgres::Client {
-    coffer_store::PgConnector::new(url, "coffer-audit-test", "").unwrap().connect().await.unwrap()
+    testing::pg_client(url).await
 }
 
-fn db_name() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("coffer_audit_test_{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Runs `test` with the URL and name of a new, empty database on the server at `base`, then
-/// drops the database (also when the test panics, whose panic is then resumed).
-async fn on_database<F, Fut>(base: &str, test: F)
-where
-    F: FnOnce(String, String) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let name = db_name();
-    let admin = sql(base).await;
-    admin
-        .batch_execute(&format!(
-            "CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
-        ))
-        .await
-        .unwrap();
-    let result = tokio::spawn(test(with_db(base, &name), name.clone())).await;
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
+/// Runs `test(url, name)` on a new, empty database, then drops it.
 async fn with_database<F, Fut>(test: F)
 where
     F: FnOnce(String, String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Some(base) = base_url() else { return };
-    on_database(&base, test).await;
+    testing::on_database(&base, "coffer_audit_test", test).await;
 }
 
 /// `verify_postgres` from async code (it blocks its caller, as `verify` does).
@@ -480,14 +423,8 @@ async fn a_role_with_insert_and_select_only_can_append() {
 /// TLS, when `COFFER_TEST_PG_TLS` names a server that accepts only TLS (`scripts/pg.sh --tls`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_verified_certificate() {
-    let base = match std::env::var("COFFER_TEST_PG_TLS") {
-        Ok(u) if !u.trim().is_empty() => u.trim().to_owned(),
-        _ => {
-            skipped("COFFER_TEST_PG_TLS");
-            return;
-        }
-    };
-    on_database(&base, |url, _| async move {
+    let Some(base) = testing::pg_server("COFFER_TEST_PG_TLS") else { return };
+    testing::on_database(&base, "coffer_audit_test", |url, _| async move {
         let j = Journal::open_postgres(&url, JournalConfig::default()).await.unwrap();
         append_n(&j, "Encrypt", 3).await;
         drop(j);

@@ -5,7 +5,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use coffer_store::tables::{self, KMS_KEYS, META, S3_OBJECTS, SSM_PARAMETERS, SSM_VERSIONS};
@@ -13,63 +12,21 @@ use coffer_store::{Change, Expect, PostgresStore, SqliteStore, Store, StoreError
 use tokio::sync::broadcast;
 
 fn base_url() -> Option<String> {
-    match std::env::var("COFFER_TEST_PG") {
-        Ok(u) if !u.trim().is_empty() => Some(u.trim().to_owned()),
-        _ => {
-            skipped("COFFER_TEST_PG");
-            None
-        }
-    }
-}
-
-/// Says so on stderr, once per variable and run, past the test harness's output capture.
-fn skipped(var: &'static str) {
-    use std::io::Write as _;
-    static SEEN: std::sync::Mutex<Vec<&str>> = std::sync::Mutex::new(Vec::new());
-    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
-    if !seen.contains(&var) {
-        seen.push(var);
-        let _ = writeln!(std::io::stderr(), "skipped: {var} not set (PostgreSQL tests that need it pass without running)");
-    }
-}
-
-/// `base` with its database replaced by `db` (URL form).
-fn with_db(base: &str, db: &str) -> String {
-    let (rest, query) = match base.split_once('?') {
-        Some((r, q)) => (r, format!("?{q}")),
-        None => (base, String::new()),
-    };
-    let scheme_end = rest.find("://").map(|i| i + 3).expect("COFFER_TEST_PG must be a postgres:// URL");
-    let host_end = rest[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(rest.len());
-    format!("{}/{db}{query}", &rest[..host_end])
+    testing::pg_server("COFFER_TEST_PG")
 }
 
 async fn admin(base: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.expect("connect to COFFER_TEST_PG");
-    tokio::spawn(conn);
-    client
+    testing::pg_client(base).await
 }
 
-/// Runs `test` with the URL of a new, empty database, then drops the database (also when the
-/// test panics, whose panic is then resumed).
+/// Runs `test` with the URL of a new, empty database, then drops the database.
 async fn with_database<F, Fut>(test: F)
 where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    static N: AtomicU32 = AtomicU32::new(0);
     let Some(base) = base_url() else { return };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let name = format!("coffer_store_test_{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed));
-    let a = admin(&base).await;
-    a.batch_execute(&format!("CREATE DATABASE {name} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"))
-        .await
-        .unwrap();
-    let result = tokio::spawn(test(with_db(&base, &name))).await;
-    a.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    testing::on_database(&base, "coffer_store_test", |url, _| test(url)).await;
 }
 
 async fn store(url: &str) -> Arc<PostgresStore> {
@@ -380,7 +337,7 @@ async fn connection_errors_are_clear_and_hide_the_password() {
     assert!(m.contains("cannot connect to PostgreSQL at coffer@127.0.0.1:1/nodb"), "{m}");
     assert!(!m.contains("s3cr3t-pw"), "{m}");
     // a database that does not exist, with a password in the URL
-    let url = with_db(&base, "coffer_no_such_db").replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
+    let url = testing::with_db(&base, "coffer_no_such_db").replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
     let m = PostgresStore::connect(&url).await.unwrap_err().to_string();
     eprintln!("no such database: {m}");
     assert!(m.contains("coffer_no_such_db") && !m.contains("hunter2"), "{m}");
@@ -398,13 +355,7 @@ async fn connection_errors_are_clear_and_hide_the_password() {
 /// database with keys of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_verified_certificate() {
-    let url = match std::env::var("COFFER_TEST_PG_TLS") {
-        Ok(u) if !u.trim().is_empty() => u.trim().to_owned(),
-        _ => {
-            skipped("COFFER_TEST_PG_TLS");
-            return;
-        }
-    };
+    let Some(url) = testing::pg_server("COFFER_TEST_PG_TLS") else { return };
     let s = store(&url).await;
     let b = store(&url).await;
     let mut rx = b.changes().unwrap();
