@@ -208,6 +208,10 @@ pub(crate) struct Shared {
     pub(crate) head: Mutex<Option<Receipt>>,
     #[cfg(test)]
     faults: Mutex<VecDeque<Fault>>,
+    /// Held by a test to keep the writer from closing a batch while it queues (see
+    /// [`Journal::hold`]).
+    #[cfg(test)]
+    gate: Mutex<()>,
 }
 
 /// Failures a unit test can inject into the writer, consumed in order.
@@ -366,6 +370,13 @@ impl Journal {
     pub(crate) fn inject(&self, fault: Fault) {
         self.shared.faults.lock().unwrap().push_back(fault);
     }
+
+    /// While the guard lives, the writer takes the first queued event and then waits, so every
+    /// event queued meanwhile lands in that one batch, however the machine schedules threads.
+    #[cfg(test)]
+    pub(crate) fn hold(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.shared.gate.lock().unwrap()
+    }
 }
 
 impl Drop for Journal {
@@ -471,6 +482,8 @@ impl<S: Sink> Writer<S> {
                     Err(_) => break,
                 },
             };
+            #[cfg(test)]
+            drop(self.shared.gate.lock());
             self.drain(&rx, &mut batch, &mut bytes);
             let linger = self.config.linger.min(self.fsync_avg);
             if idle && !linger.is_zero() {

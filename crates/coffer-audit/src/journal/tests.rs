@@ -70,16 +70,18 @@ async fn a_failed_write_fails_its_batch_and_leaves_no_half_line() {
 #[tokio::test]
 async fn a_failed_fsync_fails_every_pending_append() {
     let dir = temp_dir("fsync-fail");
-    // A long linger so all 50 appends land in the one failing batch.
-    let config = JournalConfig {
-        linger: Duration::from_millis(200),
-        linger_quiet: Duration::from_millis(100),
-        ..Default::default()
-    };
-    let j = Journal::open(&dir, config).unwrap();
+    let j = Journal::open(&dir, JournalConfig::default()).unwrap();
     j.inject(Fault::Sync);
-    let results = append_many(&j, 50).await;
+    // All 50 appends are queued while the writer is held, so they land in the one failing batch.
+    let held = j.hold();
+    let futures: Vec<_> = (0..50).map(|i| j.append(json!({"eventName": "Encrypt", "i": i}))).collect();
+    drop(held);
+    let mut results = Vec::new();
+    for f in futures {
+        results.push(f.await);
+    }
     assert!(results.iter().all(|r| matches!(r, Err(AuditError::Io { op: "fsync", .. }))));
+    assert_eq!(j.stats().failed_batches, 1);
     assert_eq!(j.head(), None);
     let ok = append_many(&j, 2).await;
     assert_consecutive(&ok, 1);
