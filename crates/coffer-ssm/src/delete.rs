@@ -24,6 +24,7 @@ impl Ssm {
                 Ok(true)
             }
             Err(StoreError::Conflict { .. }) => {
+                // Lost a race: refresh the cache for the caller's next look (the expiry job).
                 self.reload(scope, key).await?;
                 Ok(false)
             }
@@ -41,7 +42,7 @@ impl Ssm {
         self.authorize(caller, action, &Self::arn(caller, &name.key), &[])?;
         let scope = Self::scope(caller);
         for _ in 0..64 {
-            let Some(head) = self.cache.get(&scope, &name.key) else { return Ok(false) };
+            let Some(head) = self.reload(&scope, &name.key).await? else { return Ok(false) };
             if self.remove(&scope, &head).await? {
                 return Ok(true);
             }

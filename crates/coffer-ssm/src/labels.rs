@@ -48,7 +48,7 @@ impl Ssm {
         mut change: impl FnMut(&HeadRecord) -> Result<(HeadRecord, T), SsmError>,
     ) -> Result<T, SsmError> {
         for _ in 0..64 {
-            let head = self.cache.get(scope, key).ok_or_else(|| not_found(display))?;
+            let head = self.reload(scope, key).await?.ok_or_else(|| not_found(display))?;
             let (rec, out) = change(&head.rec)?;
             match self
                 .store
@@ -59,9 +59,7 @@ impl Ssm {
                     self.cache.put(scope, Arc::new(HeadEntry { rec, version: v[0] }));
                     return Ok(out);
                 }
-                Err(StoreError::Conflict { .. }) => {
-                    self.reload(scope, key).await?;
-                }
+                Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }

@@ -157,7 +157,10 @@ impl Ssm {
         decide(&access).map_err(|d| SsmError::AccessDenied(d.message(&caller.principal.arn, &action, resource)))
     }
 
-    /// Re-reads one head from the store into the cache (after losing a write race).
+    /// Re-reads one head from the store into the cache. Every write starts from this, not from
+    /// the cache: the cache of a node in a cluster can lag a change another node just made, and a
+    /// write must neither fail on a stale view ("not found", "already exists", "type is
+    /// required") nor lose a race it could detect (its `Expect::Version` still guards the commit).
     pub(crate) async fn reload(&self, scope: &str, key: &str) -> Result<Option<Arc<HeadEntry>>, SsmError> {
         match self.store.get(tables::SSM_PARAMETERS, scope, key).await? {
             Some(item) => {

@@ -144,7 +144,7 @@ impl Ssm {
             if attempt > 0 {
                 tokio::task::yield_now().await;
             }
-            let head = self.cache.get(&scope, &name.key);
+            let head = self.reload(&scope, &name.key).await?;
             let cur = head.as_ref().map(|h| &h.rec);
             if cur.is_some() && !overwrite {
                 return Err(SsmError::ParameterAlreadyExists);
@@ -284,9 +284,7 @@ impl Ssm {
                     self.cache.put(&scope, Arc::new(HeadEntry { rec, version: v[0] }));
                     return Ok(PutParameterResponse { version, tier });
                 }
-                Err(StoreError::Conflict { .. }) => {
-                    self.reload(&scope, &name.key).await?;
-                }
+                Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }

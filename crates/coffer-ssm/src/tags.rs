@@ -12,7 +12,7 @@ const MAX_TAGS: usize = 50;
 
 impl Ssm {
     /// The parameter a tagging request names (ResourceType Parameter, ResourceId its name).
-    fn tagged(&self, caller: &Caller, req: &TagsRequest, v: &mut Validation) -> Result<Option<names::Name>, SsmError> {
+    async fn tagged(&self, caller: &Caller, req: &TagsRequest, v: &mut Validation) -> Result<Option<names::Name>, SsmError> {
         if v.required("resourceType", req.resource_type.as_ref()) {
             v.one_of(
                 "resourceType",
@@ -33,7 +33,9 @@ impl Ssm {
         let id = req.resource_id.as_deref().expect("checked");
         let name = names::parse_write(id, &caller.region, caller.account())
             .map_err(|_| SsmError::InvalidResourceId(format!("The resource ID \"{id}\" is not valid. Verify the ID and try again.")))?;
-        if self.cache.get(&Self::scope(caller), &name.key).is_none() {
+        // A miss is confirmed in the store: the parameter may be new on another node.
+        let scope = Self::scope(caller);
+        if self.cache.get(&scope, &name.key).is_none() && self.reload(&scope, &name.key).await?.is_none() {
             return Err(SsmError::InvalidResourceId(format!("The resource ID \"{id}\" is not valid. Verify the ID and try again.")));
         }
         Ok(Some(name))
@@ -44,7 +46,7 @@ impl Ssm {
         let tags = req.tags.clone().unwrap_or_default();
         v.required("tags", req.tags.as_ref());
         validate_tags(&mut v, &tags);
-        let name = self.tagged(caller, &req, &mut v)?;
+        let name = self.tagged(caller, &req, &mut v).await?;
         validated(v)?;
         let name = name.expect("validated");
         let keys: Vec<String> = tags.iter().map(|t| t.key.clone().unwrap_or_default()).collect();
@@ -72,7 +74,7 @@ impl Ssm {
     pub async fn remove_tags_from_resource(&self, caller: &Caller, req: TagsRequest) -> Result<Empty, SsmError> {
         let mut v = Validation::new();
         v.required("tagKeys", req.tag_keys.as_ref());
-        let name = self.tagged(caller, &req, &mut v)?;
+        let name = self.tagged(caller, &req, &mut v).await?;
         validated(v)?;
         let name = name.expect("validated");
         let keys = req.tag_keys.clone().unwrap_or_default();
@@ -88,7 +90,7 @@ impl Ssm {
 
     pub async fn list_tags_for_resource(&self, caller: &Caller, req: TagsRequest) -> Result<ListTagsForResourceResponse, SsmError> {
         let mut v = Validation::new();
-        let name = self.tagged(caller, &req, &mut v)?;
+        let name = self.tagged(caller, &req, &mut v).await?;
         validated(v)?;
         let name = name.expect("validated");
         self.authorize(caller, "ListTagsForResource", &Self::arn(caller, &name.key), &[])?;
