@@ -31,6 +31,7 @@ mod users;
 mod validate;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use coffer_crypto::digest::unhex;
@@ -129,6 +130,8 @@ pub struct Iam {
     /// `--dev`: every 12-digit account exists implicitly.
     dev: bool,
     state: RwLock<State>,
+    /// Counts changes made to `state` in place (see [`Iam::reload_all`]).
+    changes: AtomicU64,
     builtin: BTreeMap<String, Arc<PolicyEntry>>,
 }
 
@@ -168,6 +171,7 @@ impl Iam {
             clock,
             dev,
             state: RwLock::new(State::default()),
+            changes: AtomicU64::new(0),
             builtin: policies::builtin_policies(),
         };
         let st = iam.read_state().await?;
@@ -176,9 +180,24 @@ impl Iam {
     }
 
     /// Reloads every identity (another node's changes may have been missed).
+    ///
+    /// A change made in place while the store was being read (this node's own write, or a
+    /// single access key applied) would be undone by installing the older snapshot, and a
+    /// write that then trusted the cache would fail on a stale version; so the snapshot is
+    /// installed only if nothing changed meanwhile, and read again otherwise.
     pub async fn reload_all(&self) -> Result<(), IamError> {
+        for _ in 0..16 {
+            let before = self.changes.load(Ordering::Acquire);
+            let st = self.read_state().await?;
+            let mut guard = self.state.write().expect("iam state lock");
+            if self.changes.load(Ordering::Acquire) == before {
+                *guard = st;
+                return Ok(());
+            }
+        }
+        // Changes keep landing: install the newest snapshot; the feed brings what it misses.
         let st = self.read_state().await?;
-        *self.write_state() = st;
+        *self.state.write().expect("iam state lock") = st;
         Ok(())
     }
 
@@ -261,8 +280,11 @@ impl Iam {
         self.state.read().expect("iam state lock")
     }
 
+    /// The state, to change in place (counted: see [`Iam::reload_all`]).
     pub(crate) fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().expect("iam state lock")
+        let guard = self.state.write().expect("iam state lock");
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        guard
     }
 
     /// Now on the service clock (session expiry is judged by it).
