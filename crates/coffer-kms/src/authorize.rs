@@ -121,12 +121,12 @@ impl Kms {
             let aliases = self.cache.aliases(&k.rec.account, &k.rec.region, Some(&k.rec.key_id));
             c.set_all("kms:ResourceAliases", aliases.iter().map(|a| a.name.clone()).collect());
             for t in &k.rec.tags {
-                c.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
+                c.set(format!("aws:ResourceTag/{}", t.key), t.value.clone());
             }
         }
         if let Some(ec) = req.ec {
             for (k, v) in &ec.0 {
-                c.set(&format!("kms:EncryptionContext:{k}"), v.clone());
+                c.set(format!("kms:EncryptionContext:{k}"), v.clone());
             }
             c.set_all("kms:EncryptionContextKeys", ec.0.keys().cloned().collect());
         }
@@ -134,7 +134,7 @@ impl Kms {
             c.set("kms:RequestAlias", alias);
         }
         for (name, values) in &req.keys {
-            c.set_all(name, values.clone());
+            c.set_all(name.clone(), values.clone());
         }
         c
     }

@@ -149,7 +149,7 @@ pub fn global_context(caller: &Caller, principal_tags: &[(String, String)], now_
     c.set("aws:EpochTime", now_epoch.to_string());
     c.set("aws:ViaAWSService", if caller.via_service.is_some() { "true" } else { "false" });
     for (k, v) in principal_tags {
-        c.set(&format!("aws:PrincipalTag/{k}"), v.clone());
+        c.set(format!("aws:PrincipalTag/{k}"), v.clone());
     }
     c
 }

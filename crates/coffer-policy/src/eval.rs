@@ -4,6 +4,8 @@
 //! root of authority, identity policies, grants, cross-account rules) is the caller's job — see
 //! docs/policy.md.
 
+use std::borrow::Cow;
+
 use crate::context::Principal;
 use crate::document::PolicyDocument;
 
@@ -14,29 +16,50 @@ use crate::document::PolicyDocument;
 ///
 /// A request has a few dozen keys at most and each evaluation looks up a handful, so a vector
 /// scanned with case-insensitive comparison beats a hash map here: no allocation per lookup.
+///
+/// Every authorized call builds one, so it is cheap to fill: key names are usually `'static`
+/// (borrowed, not copied) and a single value needs no vector of its own.
 #[derive(Clone, Debug, Default)]
 pub struct Context {
-    values: Vec<(String, Vec<String>)>,
+    values: Vec<(Cow<'static, str>, Values)>,
+}
+
+#[derive(Clone, Debug)]
+enum Values {
+    One([String; 1]),
+    Many(Vec<String>),
+}
+
+impl Values {
+    fn as_slice(&self) -> &[String] {
+        match self {
+            Values::One(v) => v,
+            Values::Many(v) => v,
+        }
+    }
 }
 
 impl Context {
     pub fn new() -> Context {
-        Context::default()
+        Context { values: Vec::with_capacity(24) }
     }
     fn position(&self, key: &str) -> Option<usize> {
         self.values.iter().position(|(k, _)| k.eq_ignore_ascii_case(key))
     }
-    /// Sets a single-valued key (replacing any earlier value).
-    pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
-        self.set_all(key, vec![value.into()])
-    }
-    /// Sets a multi-valued key (an empty list means "present, with no values").
-    pub fn set_all(&mut self, key: &str, values: Vec<String>) -> &mut Self {
-        match self.position(key) {
+    fn put(&mut self, key: Cow<'static, str>, values: Values) -> &mut Self {
+        match self.position(&key) {
             Some(i) => self.values[i].1 = values,
-            None => self.values.push((key.to_string(), values)),
+            None => self.values.push((key, values)),
         }
         self
+    }
+    /// Sets a single-valued key (replacing any earlier value).
+    pub fn set(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) -> &mut Self {
+        self.put(key.into(), Values::One([value.into()]))
+    }
+    /// Sets a multi-valued key (an empty list means "present, with no values").
+    pub fn set_all(&mut self, key: impl Into<Cow<'static, str>>, values: Vec<String>) -> &mut Self {
+        self.put(key.into(), Values::Many(values))
     }
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.position(key).map(|i| self.values[i].1.as_slice())

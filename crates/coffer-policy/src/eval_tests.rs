@@ -110,7 +110,7 @@ fn parse_any(text: &str) -> PolicyDocument {
 fn context(pairs: Ctx) -> Context {
     let mut c = Context::new();
     for (k, vs) in pairs {
-        c.set_all(k, vs.iter().map(|v| v.to_string()).collect());
+        c.set_all(*k, vs.iter().map(|v| v.to_string()).collect());
     }
     c
 }

@@ -33,7 +33,7 @@ impl S3 {
         let now = self.clock.now();
         let mut ctx = global_context(caller, &self.identities.principal_tags(&caller.principal), &now.iso8601(), now.secs());
         for (k, v) in extra {
-            ctx.set_all(k, v.clone());
+            ctx.set_all(k.clone(), v.clone());
         }
         let identity = self.identities.identity_policies(&caller.principal);
         let session = self.identities.session_policy(&caller.access_key_id);
