@@ -48,10 +48,10 @@ impl Protocol {
         }
     }
 
-    /// Before authentication: from the credential scope if it parses, else from the shape.
-    fn guess(parts: &Parts) -> Protocol {
-        let raw_query = parts.uri.query().unwrap_or("");
-        if let Ok(sr) = sigv4::parse_request(&parts.headers, raw_query) {
+    /// Before authentication: from the credential scope if the signature parsed, else from the
+    /// shape.
+    fn guess(parts: &Parts, signed: Option<&SignedRequest>) -> Protocol {
+        if let Some(sr) = signed {
             return Protocol::for_service(&sr.service);
         }
         let form = parts
@@ -147,7 +147,8 @@ fn unavailable(parts: &Parts) -> Response<crate::s3::ResponseBody> {
         return crate::s3::error_response(&e, &request_id, parts.uri.path(), parts.method == Method::HEAD);
     }
     let e = WireError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableException", message);
-    Protocol::guess(parts).error(&e, &request_id).map(|b| b.map_err(|never| match never {}).boxed())
+    let signed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or("")).ok();
+    Protocol::guess(parts, signed.as_ref()).error(&e, &request_id).map(|b| b.map_err(|never| match never {}).boxed())
 }
 
 async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Incoming) -> Response<Full<Bytes>> {
@@ -157,7 +158,9 @@ async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Inco
     if path == "/_coffer/health" || path.starts_with("/_coffer/dev/") {
         return internal(&app, &parts, &request_id).await;
     }
-    let protocol = Protocol::guess(&parts);
+    // Parsed once: the protocol of an error answer before authentication depends on it too.
+    let signed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or(""));
+    let protocol = Protocol::guess(&parts, signed.as_ref().ok());
     let early_op = operation(&parts, None);
     if let Err(e) = check_headers(&parts) {
         return refuse(&app, conn, &parts, protocol, &early_op, e, &request_id, start).await;
@@ -194,7 +197,7 @@ async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Inco
     }
     let op = operation(&parts, form.as_deref());
 
-    let (sr, principal) = match authenticate_buffered(&app, &parts, &body) {
+    let (sr, principal) = match authenticate_buffered(&app, &parts, signed, &body) {
         Ok(x) => x,
         Err(e) => return refuse(&app, conn, &parts, protocol, &op, protocol.auth_error(&e), &request_id, start).await,
     };
@@ -403,8 +406,13 @@ pub(crate) fn valid_region(r: &str) -> bool {
 
 /// Verifies the SigV4 signature of a buffered request (JSON and query protocols) and returns
 /// who signed it. The body is always covered: a claimed hash must be the body's.
-fn authenticate_buffered(app: &App, parts: &Parts, body: &[u8]) -> Result<(SignedRequest, Principal), AuthError> {
-    let sr = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or(""))?;
+fn authenticate_buffered(
+    app: &App,
+    parts: &Parts,
+    signed: Result<SignedRequest, AuthError>,
+    body: &[u8],
+) -> Result<(SignedRequest, Principal), AuthError> {
+    let sr = signed?;
     let body_hash = hex(&sha256(body));
     if let Some(claimed) = parts.headers.get("x-amz-content-sha256")
         && !ct_eq(claimed.as_bytes(), body_hash.as_bytes())
