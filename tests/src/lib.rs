@@ -196,6 +196,20 @@ impl Coffer {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The log once it contains `needle` (or after 10 s, whatever it holds): the server writes
+    /// request lines out a few milliseconds after the response, and the harness copies them to
+    /// the file on its own thread.
+    pub fn log_with(&self, needle: &str) -> String {
+        let started = std::time::Instant::now();
+        loop {
+            let text = self.log_text();
+            if text.contains(needle) || started.elapsed() > std::time::Duration::from_secs(10) {
+                return text;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn stop(mut self) -> ExitStatus {
         self.terminate()

@@ -193,13 +193,8 @@ async fn request_log_names_operation_principal_and_key() {
     let secret = "log-canary-7f3a9c";
     kms.encrypt().key_id(&id).plaintext(Blob::new(secret)).send().await.unwrap();
     let _ = kms.describe_key().key_id("alias/missing").send().await;
-    // The harness copies the server's output to the log file on its own thread: wait for the
-    // last line to land.
-    let started = std::time::Instant::now();
-    while !c.log_text().contains("op=\"DescribeKey\"") && started.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let text = c.log_text();
+    // Lines leave in order: once the last one is there, all are.
+    let text = c.log_with("op=\"DescribeKey\"");
     let line = text.lines().find(|l| l.contains("op=\"Encrypt\"")).expect("an Encrypt log line");
     assert!(line.contains("principal=arn:aws:iam::123456789012:root"), "{line}");
     assert!(line.contains(&format!("resource=arn:aws:kms:us-east-1:123456789012:key/{id}")), "{line}");
@@ -213,7 +208,7 @@ async fn request_log_names_operation_principal_and_key() {
 async fn json_log_format() {
     let c = Coffer::start(Options { dev: true, args: vec!["--log-format".into(), "json".into()], ..Default::default() });
     c.kms().list_keys().send().await.unwrap();
-    let text = c.log_text();
+    let text = c.log_with("\"op\":\"ListKeys\"");
     let line = text.lines().find(|l| l.contains("\"op\":\"ListKeys\"")).expect("a JSON request line");
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(v["status"], 200);

@@ -6,6 +6,8 @@ mod audit_cmd;
 mod cli;
 mod config;
 mod datadir;
+mod logformat;
+mod logwriter;
 mod sync;
 mod tls;
 
@@ -28,10 +30,10 @@ use crate::config::{Config, StoreChoice, TlsChoice};
 fn init_logging(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(logwriter::stdout());
     match cfg.log_format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.with_ansi(false).init(),
+        LogFormat::Text => builder.with_ansi(false).event_format(logformat::Text).init(),
     }
 }
 
@@ -84,8 +86,12 @@ fn main() {
     };
     init_logging(&cfg);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    if let Err(e) = rt.block_on(serve(cfg)) {
+    let result = rt.block_on(serve(cfg));
+    if let Err(e) = &result {
         tracing::error!("{e}");
+    }
+    logwriter::flush();
+    if let Err(e) = result {
         eprintln!("coffer: {e}");
         std::process::exit(1);
     }
@@ -107,6 +113,7 @@ async fn first_start(iam: &Iam, data_dir: &Path, cfg: &Config) -> Result<(), Str
     datadir::write_private(&path, &credentials_file(&key.access_key_id, key.secret_access_key.expose()))?;
     let abs = std::fs::canonicalize(&path).unwrap_or(path);
     let scheme = if matches!(cfg.tls, TlsChoice::None) { "http" } else { "https" };
+    logwriter::flush();
     println!(
         "Coffer initialised {} for account {account}.\n\
          The account's root access key is in {} (profile `coffer`). To use it:\n\n  \
@@ -289,7 +296,8 @@ async fn serve(cfg: Config) -> Result<(), String> {
     // Handlers are installed before the ready line, so a SIGTERM sent as soon as the line
     // appears drains the server instead of killing it.
     let shutdown = shutdown_signal()?;
-    // A line tests and scripts can wait for.
+    // A line tests and scripts can wait for (after every log line before it).
+    logwriter::flush();
     println!("coffer listening on {}://{local}", if tls.is_some() { "https" } else { "http" });
 
     coffer_server::serve(
