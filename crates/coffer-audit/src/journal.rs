@@ -76,8 +76,9 @@ pub struct JournalConfig {
     /// by the next fsync sooner), so on fast storage (tmpfs, NVMe with a write cache) the writer
     /// barely waits. `Duration::ZERO` disables waiting. Default 2 ms.
     pub linger: Duration,
-    /// Waiting stops early when no event arrived for this long (so an isolated request pays
-    /// about this much, not the whole `linger`). Default 200 µs.
+    /// The writer waits in slices of this length (sleeping, then collecting what arrived, so
+    /// that no event has to wake it) and stops after a slice that brought nothing (so an
+    /// isolated request pays about this much, not the whole `linger`). Default 200 µs.
     pub linger_quiet: Duration,
     /// A batch stops growing at this many bytes; the rest goes into the next batch at once.
     /// Default 8 MiB.
@@ -487,19 +488,21 @@ impl<S: Sink> Writer<S> {
             self.drain(&rx, &mut batch, &mut bytes);
             let linger = self.config.linger.min(self.fsync_avg);
             if idle && !linger.is_zero() {
+                // Sleep in slices and collect what arrived, rather than wait on the channel: a
+                // wake-up per event (a futex wake on the request's thread, a context switch
+                // here) cost more CPU than writing the event.
                 let deadline = Instant::now() + linger;
                 while bytes < self.config.max_batch_bytes {
                     let now = Instant::now();
                     if now >= deadline {
                         break;
                     }
-                    match rx.recv_timeout(self.config.linger_quiet.min(deadline - now)) {
-                        Ok(p) => {
-                            bytes += p.body.len();
-                            batch.push(p);
-                            self.drain(&rx, &mut batch, &mut bytes);
-                        }
-                        Err(_) => break,
+                    std::thread::sleep(self.config.linger_quiet.min(deadline - now));
+                    let before = batch.len();
+                    self.drain(&rx, &mut batch, &mut bytes);
+                    if batch.len() == before {
+                        // Quiet for a whole slice: nobody else is coming soon.
+                        break;
                     }
                 }
             }
