@@ -8,9 +8,12 @@
 //! What it keeps:
 //! - **Order.** One buffer; whoever writes it out swaps it under the output lock, so batches
 //!   leave in the order their lines were logged.
-//! - **Promptness.** Lines at WARN and above are written through at once, together with every
-//!   line before them; other lines are out within [`INTERVAL`], or as soon as [`MAX_BUFFER`]
-//!   bytes are waiting.
+//! - **Promptness.** A line logged while nothing is waiting and nobody is writing is written
+//!   through at once by its own thread, so a lightly loaded server logs exactly as an
+//!   unbuffered one would (a line is out before its response leaves). Only lines that arrive
+//!   while another write is under way wait in the buffer: at most [`INTERVAL`], or until
+//!   [`MAX_BUFFER`] bytes are waiting. Lines at WARN and above are written through at once,
+//!   together with every line before them.
 //! - **Completeness at exit.** [`flush`] runs before anything is printed to standard output
 //!   directly (the ready line) and before the process exits. Only a crash (SIGKILL, abort) can
 //!   lose the last few milliseconds of INFO lines; the audit journal, not this log, is the
@@ -30,13 +33,20 @@ pub const INTERVAL: Duration = Duration::from_millis(10);
 pub const MAX_BUFFER: usize = 256 * 1024;
 
 struct Shared {
-    pending: Mutex<Vec<u8>>,
+    pending: Mutex<Pending>,
     /// Held while a batch is written, so batches leave in order.
     out: Mutex<()>,
     /// Signalled when the buffer stops being empty.
     filled: Condvar,
     /// The writer thread could not be started: every line is written through.
     unbuffered: AtomicBool,
+}
+
+#[derive(Default)]
+struct Pending {
+    buf: Vec<u8>,
+    /// A thread is writing a line through (see [`LineWriter::write`]).
+    writing: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -47,7 +57,7 @@ impl Shared {
     /// Writes out everything buffered so far.
     fn write_out(&self) {
         let _order = lock(&self.out);
-        let batch = std::mem::take(&mut *lock(&self.pending));
+        let batch = std::mem::take(&mut lock(&self.pending).buf);
         if batch.is_empty() {
             return;
         }
@@ -66,7 +76,7 @@ static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
 pub fn stdout() -> BufferedStdout {
     let shared = SHARED.get_or_init(|| {
         let shared = Arc::new(Shared {
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(Pending::default()),
             out: Mutex::new(()),
             filled: Condvar::new(),
             unbuffered: AtomicBool::new(false),
@@ -75,7 +85,7 @@ pub fn stdout() -> BufferedStdout {
         let spawned = std::thread::Builder::new().name("coffer-log".into()).spawn(move || {
             loop {
                 let mut pending = lock(&s.pending);
-                while pending.is_empty() {
+                while pending.buf.is_empty() {
                     pending = s.filled.wait(pending).unwrap_or_else(|p| p.into_inner());
                 }
                 drop(pending);
@@ -118,9 +128,23 @@ pub struct LineWriter<'a> {
 impl Write for LineWriter<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let mut pending = lock(&self.shared.pending);
-        let was_empty = pending.is_empty();
-        pending.extend_from_slice(data);
-        let full = pending.len() >= MAX_BUFFER;
+        if pending.buf.is_empty() && !pending.writing && !self.through {
+            // Nothing waiting, nobody writing: write this line through, as an unbuffered
+            // logger would. Lines logged meanwhile queue behind it.
+            pending.writing = true;
+            drop(pending);
+            {
+                let _order = lock(&self.shared.out);
+                let mut stdout = io::stdout().lock();
+                let _ = stdout.write_all(data);
+                let _ = stdout.flush();
+            }
+            lock(&self.shared.pending).writing = false;
+            return Ok(data.len());
+        }
+        let was_empty = pending.buf.is_empty();
+        pending.buf.extend_from_slice(data);
+        let full = pending.buf.len() >= MAX_BUFFER;
         drop(pending);
         if self.through || full {
             self.shared.write_out();
