@@ -130,11 +130,13 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, req: Request<Incoming>) -> Re
     if !parts.uri.path().starts_with("/_coffer/") && !app.freshness.fresh() {
         return unavailable(&parts);
     }
-    if !parts.uri.path().starts_with("/_coffer/") && crate::s3::looks_like_s3(&parts) {
+    // Parsed once here: it picks the protocol, and a buffered request authenticates with it.
+    let signed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or(""));
+    if !parts.uri.path().starts_with("/_coffer/") && crate::s3::looks_like_s3(&parts, signed.as_ref().ok()) {
         let request_id = coffer_crypto::random::uuid_v4();
         return crate::s3::handle(app, conn, parts, body, request_id, Instant::now()).await;
     }
-    handle_buffered(app, conn, parts, body).await.map(|b| b.map_err(|never| match never {}).boxed())
+    handle_buffered(app, conn, parts, signed, body).await.map(|b| b.map_err(|never| match never {}).boxed())
 }
 
 /// 503 while this node cannot vouch for its caches (multi-node; see `Freshness`). Clients retry.
@@ -142,24 +144,28 @@ fn unavailable(parts: &Parts) -> Response<crate::s3::ResponseBody> {
     let request_id = coffer_crypto::random::uuid_v4();
     tracing::warn!(request_id = %request_id, "refusing a request: this node's view of shared state may be stale");
     let message = "Coffer cannot confirm its view of shared state is current; retry shortly.";
-    if crate::s3::looks_like_s3(parts) {
+    let signed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or("")).ok();
+    if crate::s3::looks_like_s3(parts, signed.as_ref()) {
         let e = coffer_s3::S3Error::Wire { code: "ServiceUnavailable".into(), status: 503, message: message.into() };
         return crate::s3::error_response(&e, &request_id, parts.uri.path(), parts.method == Method::HEAD);
     }
     let e = WireError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableException", message);
-    let signed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or("")).ok();
     Protocol::guess(parts, signed.as_ref()).error(&e, &request_id).map(|b| b.map_err(|never| match never {}).boxed())
 }
 
-async fn handle_buffered(app: Arc<App>, conn: ConnInfo, parts: Parts, body: Incoming) -> Response<Full<Bytes>> {
+async fn handle_buffered(
+    app: Arc<App>,
+    conn: ConnInfo,
+    parts: Parts,
+    signed: Result<SignedRequest, AuthError>,
+    body: Incoming,
+) -> Response<Full<Bytes>> {
     let start = Instant::now();
     let request_id = coffer_crypto::random::uuid_v4();
     let path = parts.uri.path();
     if path == "/_coffer/health" || path.starts_with("/_coffer/dev/") {
         return internal(&app, &parts, &request_id).await;
     }
-    // Parsed once: the protocol of an error answer before authentication depends on it too.
-    let signed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or(""));
     let protocol = Protocol::guess(&parts, signed.as_ref().ok());
     let early_op = operation(&parts, None);
     if let Err(e) = check_headers(&parts) {

@@ -40,10 +40,11 @@ pub(crate) fn empty() -> ResponseBody {
 }
 
 /// Whether a request that is not an AWS JSON or query call should be treated as S3.
-pub fn looks_like_s3(parts: &Parts) -> bool {
-    match sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or("")) {
-        Ok(sr) => sr.service == "s3",
-        Err(_) => {
+/// `signed`: the request's parsed signature, if it parsed (the caller parses it once).
+pub fn looks_like_s3(parts: &Parts, signed: Option<&sigv4::SignedRequest>) -> bool {
+    match signed {
+        Some(sr) => sr.service == "s3",
+        None => {
             let form = parts
                 .headers
                 .get("content-type")
