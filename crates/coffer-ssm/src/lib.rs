@@ -161,15 +161,22 @@ impl Ssm {
     /// the cache: the cache of a node in a cluster can lag a change another node just made, and a
     /// write must neither fail on a stale view ("not found", "already exists", "type is
     /// required") nor lose a race it could detect (its `Expect::Version` still guards the commit).
+    /// Returns what the store holds (the cache keeps a newer head if it has one, but a write's
+    /// precondition must be the store's version: a parameter deleted and re-created elsewhere
+    /// starts again at version 1).
     pub(crate) async fn reload(&self, scope: &str, key: &str) -> Result<Option<Arc<HeadEntry>>, SsmError> {
         match self.store.get(tables::SSM_PARAMETERS, scope, key).await? {
             Some(item) => {
                 let rec: HeadRecord = decode("parameter", &item.value)?;
-                self.cache.put(scope, Arc::new(HeadEntry { rec, version: item.version }));
+                let entry = Arc::new(HeadEntry { rec, version: item.version });
+                self.cache.put(scope, entry.clone());
+                Ok(Some(entry))
             }
-            None => self.cache.remove(scope, key),
+            None => {
+                self.cache.remove(scope, key);
+                Ok(None)
+            }
         }
-        Ok(self.cache.get(scope, key))
     }
 
     /// Runs parameter-policy actions that are due (expiration, notifications).
