@@ -127,30 +127,29 @@ fn operation(parts: &Parts, form: Option<&[(String, String)]>) -> String {
 /// One request: S3 requests stream; every other protocol is buffered.
 pub async fn handle(app: Arc<App>, conn: ConnInfo, req: Request<Incoming>) -> Response<crate::s3::ResponseBody> {
     let (parts, body) = req.into_parts();
-    if !parts.uri.path().starts_with("/_coffer/") && !app.freshness.fresh() {
-        return unavailable(&parts);
-    }
-    // Parsed once here: it picks the protocol, and a buffered request authenticates with it.
+    // Parsed once here: it picks the protocol, and the request authenticates with it.
     let signed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or(""));
+    if !parts.uri.path().starts_with("/_coffer/") && !app.freshness.fresh() {
+        return unavailable(&parts, signed.as_ref().ok());
+    }
     if !parts.uri.path().starts_with("/_coffer/") && crate::s3::looks_like_s3(&parts, signed.as_ref().ok()) {
         let request_id = coffer_crypto::random::uuid_v4();
-        return crate::s3::handle(app, conn, parts, body, request_id, Instant::now()).await;
+        return crate::s3::handle(app, conn, parts, signed, body, request_id, Instant::now()).await;
     }
     handle_buffered(app, conn, parts, signed, body).await.map(|b| b.map_err(|never| match never {}).boxed())
 }
 
 /// 503 while this node cannot vouch for its caches (multi-node; see `Freshness`). Clients retry.
-fn unavailable(parts: &Parts) -> Response<crate::s3::ResponseBody> {
+fn unavailable(parts: &Parts, signed: Option<&SignedRequest>) -> Response<crate::s3::ResponseBody> {
     let request_id = coffer_crypto::random::uuid_v4();
     tracing::warn!(request_id = %request_id, "refusing a request: this node's view of shared state may be stale");
     let message = "Coffer cannot confirm its view of shared state is current; retry shortly.";
-    let signed = sigv4::parse_request(&parts.headers, parts.uri.query().unwrap_or("")).ok();
-    if crate::s3::looks_like_s3(parts, signed.as_ref()) {
+    if crate::s3::looks_like_s3(parts, signed) {
         let e = coffer_s3::S3Error::Wire { code: "ServiceUnavailable".into(), status: 503, message: message.into() };
         return crate::s3::error_response(&e, &request_id, parts.uri.path(), parts.method == Method::HEAD);
     }
     let e = WireError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableException", message);
-    Protocol::guess(parts, signed.as_ref()).error(&e, &request_id).map(|b| b.map_err(|never| match never {}).boxed())
+    Protocol::guess(parts, signed).error(&e, &request_id).map(|b| b.map_err(|never| match never {}).boxed())
 }
 
 async fn handle_buffered(

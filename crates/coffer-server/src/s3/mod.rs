@@ -158,12 +158,20 @@ pub(crate) fn header(h: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Serves one S3 request.
-pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incoming, request_id: String, start: Instant) -> Response<ResponseBody> {
+/// `signed`: the request's SigV4 signature as [`sigv4::parse_request`] parsed it (routing
+/// parsed it already).
+pub async fn handle(
+    app: Arc<App>,
+    conn: ConnInfo,
+    parts: Parts,
+    signed: Result<sigv4::SignedRequest, sigv4::AuthError>,
+    incoming: Incoming,
+    request_id: String,
+    start: Instant,
+) -> Response<ResponseBody> {
     let head = parts.method == Method::HEAD;
     let resource = parts.uri.path().to_string();
     let peer = conn.peer;
-    // Refused before authentication: logged, and recorded in the audit journal with the access
-    // key the request claimed.
     // Refused before authentication: logged, and recorded in the audit journal with the access
     // key the request claimed.
     let fail = |e: S3Error, op: &'static str| {
@@ -201,7 +209,7 @@ pub async fn handle(app: Arc<App>, conn: ConnInfo, parts: Parts, incoming: Incom
         .await;
     }
     // Authentication: S3 signs the payload as the x-amz-content-sha256 header states.
-    let sr = match sigv4::parse_request(&parts.headers, &raw_query) {
+    let sr = match signed {
         Ok(sr) => sr,
         Err(e) => return fail(auth_error(&e), op.name()).await,
     };
