@@ -118,10 +118,7 @@ impl Ssm {
         if version > 0 && self.cache.get(pk, sk).is_some_and(|e| e.version >= version) {
             return Ok(());
         }
-        let entry = match self.store.get(tables::SSM_PARAMETERS, pk, sk).await? {
-            Some(item) => Some(Arc::new(HeadEntry { rec: decode("parameter", &item.value)?, version: item.version })),
-            None => None,
-        };
+        let entry = self.stored_head(pk, sk).await?;
         self.cache.set(pk, sk, entry);
         Ok(())
     }
@@ -165,17 +162,19 @@ impl Ssm {
     /// precondition must be the store's version: a parameter deleted and re-created elsewhere
     /// starts again at version 1).
     pub(crate) async fn reload(&self, scope: &str, key: &str) -> Result<Option<Arc<HeadEntry>>, SsmError> {
+        let entry = self.stored_head(scope, key).await?;
+        match &entry {
+            Some(e) => self.cache.put(scope, e.clone()),
+            None => self.cache.remove(scope, key),
+        }
+        Ok(entry)
+    }
+
+    /// The head the store holds now (the cache untouched).
+    async fn stored_head(&self, scope: &str, key: &str) -> Result<Option<Arc<HeadEntry>>, SsmError> {
         match self.store.get(tables::SSM_PARAMETERS, scope, key).await? {
-            Some(item) => {
-                let rec: HeadRecord = decode("parameter", &item.value)?;
-                let entry = Arc::new(HeadEntry { rec, version: item.version });
-                self.cache.put(scope, entry.clone());
-                Ok(Some(entry))
-            }
-            None => {
-                self.cache.remove(scope, key);
-                Ok(None)
-            }
+            Some(item) => Ok(Some(Arc::new(HeadEntry { rec: decode::<HeadRecord>("parameter", &item.value)?, version: item.version }))),
+            None => Ok(None),
         }
     }
 
