@@ -6,8 +6,8 @@
 //! check per character) and every number through the formatting machinery; on the Encrypt
 //! path that was a measurable share of the server's CPU (BENCHMARKS.md). This one writes the
 //! same text — `2026-11-29T11:56:20.020971Z  INFO target: message key="value" n=1` — with
-//! the timestamp's date and time reused within a second, plain strings copied between quotes,
-//! and integers written directly. Anything unusual (a string needing escapes, a `Debug`
+//! the timestamp's date and time reused within a second and plain strings copied between
+//! quotes. Anything unusual (a string needing escapes, a `Debug`
 //! value) goes through the same `Debug` formatting as before, so the output does not change.
 
 use std::cell::RefCell;
@@ -87,15 +87,7 @@ fn write_timestamp(w: &mut Writer<'_>) -> fmt::Result {
         }
         w.write_str(&cached.1)
     })?;
-    w.write_char('.')?;
-    let mut digits = [b'0'; 6];
-    let mut m = micros;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (m % 10) as u8;
-        m /= 10;
-    }
-    w.write_str(std::str::from_utf8(&digits).unwrap_or("000000"))?;
-    w.write_char('Z')
+    write!(w, ".{micros:06}Z")
 }
 
 /// Writes an event's fields as the stock format does: the message bare and first, then
@@ -150,18 +142,7 @@ impl Visit for Fields<'_, '_> {
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.record(|s| {
             s.name(field)?;
-            let mut buf = [0u8; 20];
-            let mut i = buf.len();
-            let mut v = value;
-            loop {
-                i -= 1;
-                buf[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-                if v == 0 {
-                    break;
-                }
-            }
-            s.out.write_str(std::str::from_utf8(&buf[i..]).unwrap_or("?"))
+            write!(s.out, "{value}")
         });
     }
 

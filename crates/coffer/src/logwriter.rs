@@ -58,15 +58,19 @@ impl Shared {
     fn write_out(&self) {
         let _order = lock(&self.out);
         let batch = std::mem::take(&mut lock(&self.pending).buf);
-        if batch.is_empty() {
-            return;
+        if !batch.is_empty() {
+            emit(&batch);
         }
-        let mut stdout = io::stdout().lock();
-        // A log line that cannot be written (closed pipe, full disk) is dropped, as with any
-        // logger: failing the request that logged it would be worse.
-        let _ = stdout.write_all(&batch);
-        let _ = stdout.flush();
     }
+}
+
+/// Writes to standard output; the caller holds `Shared::out`. A log line that cannot be
+/// written (closed pipe, full disk) is dropped, as with any logger: failing the request that
+/// logged it would be worse.
+fn emit(data: &[u8]) {
+    let mut stdout = io::stdout().lock();
+    let _ = stdout.write_all(data);
+    let _ = stdout.flush();
 }
 
 static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
@@ -135,9 +139,7 @@ impl Write for LineWriter<'_> {
             drop(pending);
             {
                 let _order = lock(&self.shared.out);
-                let mut stdout = io::stdout().lock();
-                let _ = stdout.write_all(data);
-                let _ = stdout.flush();
+                emit(data);
             }
             lock(&self.shared.pending).writing = false;
             return Ok(data.len());
