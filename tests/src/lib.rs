@@ -196,9 +196,9 @@ impl Coffer {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// The log once it contains `needle` (or after 10 s, whatever it holds): the server writes
-    /// request lines out a few milliseconds after the response, and the harness copies them to
-    /// the file on its own thread.
+    /// The log once it contains `needle` (or after 10 s, whatever it holds): under concurrent
+    /// requests the server may write a line out a few milliseconds after its response, and the
+    /// harness copies output to the file on its own thread.
     pub fn log_with(&self, needle: &str) -> String {
         let started = std::time::Instant::now();
         loop {

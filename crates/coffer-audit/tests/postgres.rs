@@ -8,13 +8,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
-use coffer_store::testing;
 use std::time::{Duration, Instant};
 
 use coffer_audit::{
     Anchor, AuditError, EventBuilder, Filter, Journal, JournalConfig, POSTGRES_TABLE, Problem, Receipt, Resource,
     VerifyReport, read, read_postgres, verify, verify_postgres, verify_postgres_anchored,
 };
+use coffer_store::testing;
 use coffer_util::time::Timestamp;
 use common::{TempDir, encrypt_builder, key_arn, user};
 use serde_json::{Value, json};

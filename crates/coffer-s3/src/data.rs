@@ -231,10 +231,8 @@ impl SegmentFile {
         Ok(SegmentFile { file: Some(file), reader, layout })
     }
 
-    /// Reads plaintext from `start` (before `end`): at most about 1 MiB, decrypting only the
-    /// chunks that hold it. Returns the bytes and how many encrypted chunks were read.
-    /// Plaintext from `start` towards `end` (up to about 1 MiB), and how many chunks were
-    /// decrypted. Each chunk is decrypted in place in the buffer it was read into, and the
+    /// Plaintext from `start` towards `end` (up to about 1 MiB, decrypting only the chunks that
+    /// hold it), and how many chunks were decrypted. Each chunk is decrypted in place in the buffer it was read into, and the
     /// plaintexts are closed up over the tags (one memmove; no other copy).
     pub(crate) async fn read_some(&mut self, start: u64, end: u64) -> Result<(Vec<u8>, u64), S3Error> {
         if start >= end {
