@@ -719,6 +719,10 @@ async fn multipart() {
     assert_eq!(g.parts_count(), Some(3));
     assert_eq!(g.content_range(), Some(format!("bytes {}-{}/{}", 5 * MIB, 10 * MIB - 1, data.len()).as_str()));
     assert_eq!(read(g).await, &data[ranges[1].clone()]);
+    // A range across all three parts, starting and ending inside chunks.
+    let (a, b) = (5 * MIB - 100_001, 10 * MIB + 70_000);
+    let g = s3.get_object().bucket(bk).key("big").range(format!("bytes={a}-{b}")).send().await.unwrap();
+    assert_eq!(read(g).await, &data[a..=b]);
     assert_eq!(fail(s3.get_object().bucket(bk).key("big").part_number(4).send().await), is(400, "InvalidPart"));
     assert!(s3.list_multipart_uploads().bucket(bk).send().await.unwrap().uploads().is_empty());
     assert_eq!(fail(s3.list_parts().bucket(bk).key("big").upload_id(&id).send().await), is(404, "NoSuchUpload"));

@@ -11,6 +11,7 @@ use std::io::{Read, Seek, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use coffer_crypto::digest::hex;
 use coffer_crypto::object::{ObjectKey, SegmentLayout, SegmentReader, SegmentWriter};
 use coffer_store::{Expect, Write, tables};
@@ -196,11 +197,30 @@ fn read_at(file: &mut File, offset: u64, len: u64) -> Result<Vec<u8>, S3Error> {
     Ok(buf)
 }
 
-/// An open segment, ready for range reads.
+/// An open segment, ready for range reads. Reads run on blocking threads, several at once (see
+/// [`crate::get::ObjectBody`]): the file is shared behind a lock held only while bytes are copied
+/// from it, so the decryption, the expensive part, runs in parallel.
 pub(crate) struct SegmentFile {
-    file: Option<File>,
-    reader: Option<std::sync::Arc<SegmentReader>>,
+    file: Arc<std::sync::Mutex<File>>,
+    reader: Option<Arc<SegmentReader>>,
     layout: SegmentLayout,
+}
+
+/// A read of part of a segment under way on a blocking thread.
+pub(crate) struct PendingRead {
+    /// Plaintext bytes it delivers.
+    pub(crate) len: u64,
+    /// Chunks it decrypts.
+    pub(crate) chunks: u64,
+    task: tokio::task::JoinHandle<Result<Vec<Bytes>, S3Error>>,
+}
+
+impl PendingRead {
+    /// The bytes read, in order: one buffer, or for an encrypted segment one slice per chunk
+    /// (the plaintexts stay where they were decrypted, between the tags).
+    pub(crate) async fn wait(self) -> Result<Vec<Bytes>, S3Error> {
+        self.task.await.map_err(|e| S3Error::Internal(format!("blocking task: {e}")))?
+    }
 }
 
 impl SegmentFile {
@@ -222,32 +242,31 @@ impl SegmentFile {
         })
         .await?;
         let reader = match key {
-            Some(k) => Some(std::sync::Arc::new(
+            Some(k) => Some(Arc::new(
                 SegmentReader::new(k.segment(id), &header, SegmentLayout { plaintext_len: size, chunk_size_log2: CHUNK_LOG2 })
                     .map_err(|_| S3Error::Internal(format!("data file {segment} has a bad header")))?,
             )),
             None => None,
         };
-        Ok(SegmentFile { file: Some(file), reader, layout })
+        Ok(SegmentFile { file: Arc::new(std::sync::Mutex::new(file)), reader, layout })
     }
 
-    /// Plaintext from `start` towards `end` (up to about 1 MiB, decrypting only the chunks that
-    /// hold it), and how many chunks were decrypted. Each chunk is decrypted in place in the buffer it was read into, and the
-    /// plaintexts are closed up over the tags (one memmove; no other copy).
-    pub(crate) async fn read_some(&mut self, start: u64, end: u64) -> Result<(Vec<u8>, u64), S3Error> {
-        if start >= end {
-            return Ok((Vec::new(), 0));
-        }
-        let mut file = self.file.take().ok_or_else(|| S3Error::Internal("data file closed".into()))?;
+    /// Starts reading plaintext from `start` towards `end` (`start < end`): up to about 1 MiB,
+    /// decrypting only the chunks that hold it. The read delivers exactly `len` bytes or fails.
+    /// Each chunk is decrypted in place in the buffer it was read into and handed on as a slice
+    /// of it: no copy (closing the plaintexts up over the tags cost a sixth as much as the
+    /// decryption).
+    pub(crate) fn start_read(&self, start: u64, end: u64) -> PendingRead {
+        debug_assert!(start < end);
+        let file = self.file.clone();
+        let read = move |offset: u64, len: u64| {
+            let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
+            read_at(&mut f, offset, len)
+        };
         let Some(reader) = self.reader.clone() else {
             let n = (end - start).min(FLUSH as u64);
-            let (f, buf) = blocking(move || {
-                let buf = read_at(&mut file, start, n)?;
-                Ok((file, buf))
-            })
-            .await?;
-            self.file = Some(f);
-            return Ok((buf, 0));
+            let task = tokio::task::spawn_blocking(move || read(start, n).map(|b| vec![Bytes::from(b)]));
+            return PendingRead { len: n, chunks: 0, task };
         };
         let chunk = 1u64 << CHUNK_LOG2;
         let stride = chunk + TAG_LEN;
@@ -258,10 +277,11 @@ impl SegmentFile {
         let len = (n * stride).min(self.layout.file_len().saturating_sub(offset));
         let skip = (start - first * chunk) as usize;
         let want = (end - start).min(n * chunk - skip as u64) as usize;
-        let (f, plain) = blocking(move || {
-            let mut buf = read_at(&mut file, offset, len)?;
+        let task = tokio::task::spawn_blocking(move || {
+            let mut buf = read(offset, len)?;
             let stride = stride as usize;
-            let mut out = 0usize;
+            // (start, end) of each chunk's plaintext in `buf`
+            let mut plain = Vec::with_capacity(n as usize);
             let mut pos = 0usize;
             let mut index = first;
             while pos < buf.len() {
@@ -269,25 +289,32 @@ impl SegmentFile {
                 let p = reader
                     .decrypt_chunk_in_place(index, &mut buf[pos..end])
                     .map_err(|_| S3Error::Internal("an object data chunk failed authentication".into()))?;
-                if out != pos {
-                    buf.copy_within(pos..pos + p, out);
-                }
-                out += p;
+                plain.push((pos, pos + p));
                 pos = end;
                 index += 1;
             }
-            buf.truncate(out);
-            Ok((file, buf))
-        })
-        .await?;
-        self.file = Some(f);
-        if plain.len() < skip + want {
-            return Err(S3Error::Internal("an object data file is shorter than its record".into()));
-        }
-        let mut piece = plain;
-        piece.truncate(skip + want);
-        piece.drain(..skip);
-        Ok((piece, n))
+            let buf = Bytes::from(buf);
+            let (mut skip, mut want) = (skip, want);
+            let mut out = Vec::with_capacity(plain.len());
+            for (a, b) in plain {
+                if skip >= b - a {
+                    skip -= b - a;
+                    continue;
+                }
+                let a = a + std::mem::take(&mut skip);
+                let take = want.min(b - a);
+                if take == 0 {
+                    break;
+                }
+                out.push(buf.slice(a..a + take));
+                want -= take;
+            }
+            if want > 0 {
+                return Err(S3Error::Internal("an object data file is shorter than its record".into()));
+            }
+            Ok(out)
+        });
+        PendingRead { len: want as u64, chunks: n, task }
     }
 }
 

@@ -11,13 +11,18 @@ use coffer_crypto::object::ObjectKey;
 use coffer_policy::Caller;
 
 use crate::checks::{check_conditions, parse_range};
-use crate::data::{ReadPin, SegmentFile};
+use crate::data::{PendingRead, ReadPin, SegmentFile};
 use crate::encryption::sse_output;
 use crate::model::{ChecksumOut, GetObjectInput, ObjectMeta};
 use crate::records::{BucketEntry, ObjectRecord, object_arn};
 use crate::{S3, S3Error, S3Stats};
 
-/// An object's bytes, streamed: `next` reads and decrypts about 1 MiB at a time.
+/// Reads in flight per body: while one batch is being sent, the next ones are read and
+/// decrypted on other threads (decryption costs about as much CPU as sending the bytes, so one
+/// at a time would leave a core idle).
+const READ_AHEAD: usize = 2;
+
+/// An object's bytes, streamed: `next` delivers about 1 MiB at a time, read and decrypted ahead.
 pub struct ObjectBody {
     root: PathBuf,
     bucket_id: String,
@@ -25,6 +30,10 @@ pub struct ObjectBody {
     /// (segment id, segment size, first byte, end byte) still to send, in order.
     pieces: VecDeque<(String, u64, u64, u64)>,
     current: Option<(SegmentFile, u64, u64)>,
+    /// Reads started and not yet delivered, in body order.
+    inflight: VecDeque<PendingRead>,
+    /// Pieces of a delivered read that [`ObjectBody::next`] has not handed out yet.
+    ready: VecDeque<Bytes>,
     stats: Arc<S3Stats>,
     /// Keeps the data files from being deleted by an overwrite while the body is read.
     _pin: ReadPin,
@@ -52,36 +61,52 @@ impl ObjectBody {
             }
             offset = seg_end;
         }
-        ObjectBody { root, bucket_id, key, pieces, current: None, stats, _pin: pin }
+        ObjectBody { root, bucket_id, key, pieces, current: None, inflight: VecDeque::new(), ready: VecDeque::new(), stats, _pin: pin }
     }
 
-    /// The next piece of the body; `None` at the end. An error mid-stream means the data on disk
-    /// is damaged: the response must be aborted, not completed.
-    pub async fn next(&mut self) -> Option<Result<Bytes, S3Error>> {
-        loop {
-            if let Some((file, pos, end)) = &mut self.current {
-                if *pos < *end {
-                    return Some(match file.read_some(*pos, *end).await {
-                        Ok((data, chunks)) => {
-                            *pos += data.len() as u64;
-                            self.stats.chunks_read.fetch_add(chunks, Ordering::Relaxed);
-                            if data.is_empty() {
-                                Err(S3Error::Internal("an object data file ended early".into()))
-                            } else {
-                                Ok(Bytes::from(data))
-                            }
-                        }
-                        Err(e) => Err(e),
-                    });
+    /// Starts reads until [`READ_AHEAD`] are in flight or the body is all asked for, opening
+    /// the next segment when one is used up.
+    async fn fill(&mut self) -> Result<(), S3Error> {
+        while self.inflight.len() < READ_AHEAD {
+            match &mut self.current {
+                Some((file, pos, end)) if *pos < *end => {
+                    let read = file.start_read(*pos, *end);
+                    *pos += read.len;
+                    self.stats.chunks_read.fetch_add(read.chunks, Ordering::Relaxed);
+                    self.inflight.push_back(read);
                 }
-                self.current = None;
+                _ => {
+                    let Some((id, size, a, b)) = self.pieces.pop_front() else { break };
+                    let file = SegmentFile::open(&self.root, &self.bucket_id, &id, size, self.key.as_ref()).await?;
+                    self.current = Some((file, a, b));
+                }
             }
-            let (id, size, a, b) = self.pieces.pop_front()?;
-            match SegmentFile::open(&self.root, &self.bucket_id, &id, size, self.key.as_ref()).await {
-                Ok(f) => self.current = Some((f, a, b)),
+        }
+        Ok(())
+    }
+
+    /// The next pieces of the body (about 1 MiB); `None` at the end. An error mid-stream means
+    /// the data on disk is damaged: the response must be aborted, not completed.
+    pub async fn next_batch(&mut self) -> Option<Result<Vec<Bytes>, S3Error>> {
+        if !self.ready.is_empty() {
+            return Some(Ok(self.ready.drain(..).collect()));
+        }
+        if let Err(e) = self.fill().await {
+            return Some(Err(e));
+        }
+        let read = self.inflight.pop_front()?;
+        Some(read.wait().await)
+    }
+
+    /// The next piece of the body; `None` at the end (errors as [`ObjectBody::next_batch`]).
+    pub async fn next(&mut self) -> Option<Result<Bytes, S3Error>> {
+        while self.ready.is_empty() {
+            match self.next_batch().await? {
+                Ok(pieces) => self.ready.extend(pieces),
                 Err(e) => return Some(Err(e)),
             }
         }
+        self.ready.pop_front().map(Ok)
     }
 }
 
