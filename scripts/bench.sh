@@ -35,7 +35,8 @@
 #   ALT_THREADS (2): encrypt: ceiling and coffer again with this many client threads
 #   SSM_COUNTS ("1000 100000"): ssm: parameters stored on the two servers compared
 #   PRIM_DURATION (5 s): sign: seconds of each single-core primitive run
-#   S3_SIZE_MIB (256), S3_ROUNDS (5): s3: object size and repetitions of each mode
+#   S3_SIZE_MIB (256), S3_ROUNDS (5), S3_GETS (5): s3: object size, repetitions of each mode, GETs
+#     of each object PUT (a GET takes about a tenth of a second: one alone is noisy)
 #   PG_URL (scripts/pg.sh's): pg: a PostgreSQL server URL; a fresh database is created on it
 #     (with psql) and dropped afterwards. PG_PARAMETERS (1000): parameters read and written.
 #     PG_FLAGS ("--audit off" when coffer has the flag): serve flags of both stores' servers
@@ -65,6 +66,7 @@ SSM_COUNTS=${SSM_COUNTS:-1000 100000}
 PRIM_DURATION=${PRIM_DURATION:-5}
 S3_SIZE_MIB=${S3_SIZE_MIB:-256}
 S3_ROUNDS=${S3_ROUNDS:-5}
+S3_GETS=${S3_GETS:-5}
 PG_PARAMETERS=${PG_PARAMETERS:-1000}
 SOAK_DURATION=${SOAK_DURATION:-600}
 SOAK_PEAK=${SOAK_PEAK:-20}
@@ -319,7 +321,7 @@ SECTION_SETTINGS = {
     "iam": ["connections", "duration", "warmup", "threads", "rounds"],
     "ssm": ["connections", "duration", "warmup", "threads", "rounds", "ssm_counts"],
     "sign": ["connections", "duration", "warmup", "threads", "rounds", "prim_duration"],
-    "s3": ["s3_size_mib", "s3_rounds", "prim_duration"],
+    "s3": ["s3_size_mib", "s3_rounds", "s3_gets", "prim_duration"],
     "pg": ["connections", "duration", "warmup", "threads", "rounds", "pg_parameters", "pg_flags"],
     "audit": ["connections", "duration", "warmup", "threads", "rounds"],
     "soak": ["connections", "threads", "warmup", "soak_duration", "soak_peak", "soak_load", "soak_interval",
@@ -531,10 +533,12 @@ def sec_s3(run):
     size = int(run.m("s3_size_mib"))
     facts = run.load("s3-facts") if run.has("s3-facts") else {}
     n = int(run.m("s3_rounds"))
+    gets = run.m("s3_gets")
+    gets_text = "once" if gets in ("?", "1") else f"{gets} times (the round's GET figure is their median)"
     R = {m: run.rounds_of(f"s3-{m}", n) for m in ("plain", "sse-s3", "sse-c")}
     w(f"`coffer-bench s3` PUTs one {size} MiB object over one keep-alive connection (the body generated as it is "
-      "sent, `UNSIGNED-PAYLOAD`, so the client neither holds nor hashes it), GETs it back (discarding the body, "
-      "checking its length), and deletes it; before that it checks a small object round trip byte for byte (and, "
+      f"sent, `UNSIGNED-PAYLOAD`, so the client neither holds nor hashes it), GETs it back {gets_text} (discarding "
+      "the body, checking its length), and deletes it; before that it checks a small object round trip byte for byte (and, "
       "for SSE-C, that the object cannot be read without its key). Modes: **plain** on `coffer serve --dev "
       "--unsafe-s3-no-encryption` (object data stored unencrypted: the baseline), **SSE-S3** "
       "(`x-amz-server-side-encryption: AES256`) and **SSE-C** (a customer key with each request) on `coffer serve "
@@ -857,7 +861,7 @@ mkdir -p "$WORK"
 
 # What this run is, for the report (which may combine sections of several runs).
 export WORK SCENARIOS CONNECTIONS DURATION WARMUP THREADS ROUNDS SWEEP ALT_THREADS SSM_COUNTS PRIM_DURATION S3_SIZE_MIB \
-    S3_ROUNDS PG_PARAMETERS SOAK_DURATION SOAK_PEAK SOAK_LOAD SOAK_INTERVAL SOAK_RSS_EVERY ATTEMPTS OTHER_MAX
+    S3_ROUNDS S3_GETS PG_PARAMETERS SOAK_DURATION SOAK_PEAK SOAK_LOAD SOAK_INTERVAL SOAK_RSS_EVERY ATTEMPTS OTHER_MAX
 export PG_FLAGS=${PG_FLAGS-} SOAK_FLAGS
 export RUSTC_VERSION=$(rustc --version)
 export CPU_MODEL=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -869,7 +873,7 @@ python3 - <<'PY'
 import datetime, json, os
 e = os.environ
 keys = ["SCENARIOS", "CONNECTIONS", "DURATION", "WARMUP", "THREADS", "ROUNDS", "SWEEP", "ALT_THREADS", "SSM_COUNTS",
-        "PRIM_DURATION", "S3_SIZE_MIB", "S3_ROUNDS", "PG_PARAMETERS", "PG_FLAGS", "SOAK_DURATION", "SOAK_PEAK",
+        "PRIM_DURATION", "S3_SIZE_MIB", "S3_ROUNDS", "S3_GETS", "PG_PARAMETERS", "PG_FLAGS", "SOAK_DURATION", "SOAK_PEAK",
         "SOAK_LOAD", "SOAK_INTERVAL", "SOAK_RSS_EVERY", "SOAK_FLAGS", "ATTEMPTS", "OTHER_MAX", "RUSTC_VERSION",
         "CPU_MODEL", "NPROC", "KERNEL", "MEM_TOTAL", "COMMIT"]
 meta = {k.lower(): e[k] for k in keys}
@@ -1112,9 +1116,9 @@ if want s3; then
         measure "prim-$op" "$BENCH" primitive --op "$op" --duration "$PRIM_DURATION" --json
     done
     for r in $(seq "$S3_ROUNDS"); do
-        measure "s3-plain-r$r" "$BENCH" s3 --endpoint "$COFFER_S3_PLAIN_URL" --mode plain --size-mib "$S3_SIZE_MIB" --server-pid "$COFFER_S3_PLAIN_PID" --json
-        measure "s3-sse-s3-r$r" "$BENCH" s3 --endpoint "$COFFER_S3_URL" --mode sse-s3 --size-mib "$S3_SIZE_MIB" --server-pid "$COFFER_S3_PID" --json
-        measure "s3-sse-c-r$r" "$BENCH" s3 --endpoint "$COFFER_S3_URL" --mode sse-c --size-mib "$S3_SIZE_MIB" --server-pid "$COFFER_S3_PID" --json
+        measure "s3-plain-r$r" "$BENCH" s3 --endpoint "$COFFER_S3_PLAIN_URL" --mode plain --size-mib "$S3_SIZE_MIB" --gets "$S3_GETS" --server-pid "$COFFER_S3_PLAIN_PID" --json
+        measure "s3-sse-s3-r$r" "$BENCH" s3 --endpoint "$COFFER_S3_URL" --mode sse-s3 --size-mib "$S3_SIZE_MIB" --gets "$S3_GETS" --server-pid "$COFFER_S3_PID" --json
+        measure "s3-sse-c-r$r" "$BENCH" s3 --endpoint "$COFFER_S3_URL" --mode sse-c --size-mib "$S3_SIZE_MIB" --gets "$S3_GETS" --server-pid "$COFFER_S3_PID" --json
     done
     # --dev keeps object data in a temporary directory.
     json_facts "$WORK/s3-facts.json" fstype="$(fstype "${TMPDIR:-/tmp}")"

@@ -16,7 +16,8 @@
 //!   decryption over many stored parameters, PutParameter (a write: what a durable store's
 //!   commits cost), Sign (ECDSA P-256, RSA-2048 PSS), GenerateMac.
 //! - `coffer-bench primitive` runs the cryptographic operation behind a scenario in a loop on one
-//!   thread with aws-lc-rs directly: the single-core rate to read a server's rate against.
+//!   thread (aws-lc-rs directly, or the S3 chunk cipher and checksums Coffer uses): the
+//!   single-core rate to read a server's rate against.
 //! - `coffer-bench s3` times PUT and GET of one large object (SSE-S3, SSE-C or none).
 //! - `coffer-bench soak` holds a mixed load (KMS, Parameter Store, S3) open-loop at a fraction
 //!   of its measured peak for minutes, sampling the server's memory: leaks and drift.
@@ -58,8 +59,8 @@ enum Command {
     },
     /// Drive an endpoint with signed requests and report throughput and latency.
     Run(RunArgs),
-    /// Run one cryptographic operation in a loop on one thread (aws-lc-rs directly) and print
-    /// its rate.
+    /// Run one cryptographic operation in a loop on one thread (aws-lc-rs, or Coffer's S3 code)
+    /// and print its rate.
     Primitive {
         #[arg(long, value_enum)]
         op: primitive::Op,
@@ -160,6 +161,10 @@ struct S3Args {
     /// PUT+GET repetitions (each with a new key, deleted afterwards).
     #[arg(long, default_value_t = 1)]
     reps: usize,
+    /// GETs of each object PUT (one GET of 256 MiB takes about a tenth of a second here, short
+    /// enough for a scheduling hiccup to move it by 20%; the figure is the median).
+    #[arg(long, default_value_t = 1)]
+    gets: usize,
     /// Bucket (created if missing).
     #[arg(long, default_value = "coffer-bench")]
     bucket: String,
@@ -271,6 +276,7 @@ fn s3_run(a: S3Args) -> Result<(), String> {
         mode: a.mode,
         size: a.size_mib << 20,
         reps: a.reps,
+        gets: a.gets,
         bucket: a.bucket,
         timeout: seconds("timeout", a.timeout)?,
         access_key: a.access_key,

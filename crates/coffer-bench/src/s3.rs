@@ -4,7 +4,8 @@
 //! reference-counted slices), so the client never holds the object, and it is signed with
 //! `x-amz-content-sha256: UNSIGNED-PAYLOAD`, so the client does not hash it either (the server
 //! then has no payload hash to check; the aws CLI and SDKs do the same over HTTPS). The GET
-//! reads the body frame by frame, discards it and checks its length. Each repetition uses a new
+//! reads the body frame by frame, discards it and checks its length (`--gets` times per PUT; the
+//! figures are medians). Each repetition uses a new
 //! key, deleted afterwards (not timed). Before the timed repetitions, a small object (3 MiB and a
 //! bit) is written and read back in the same mode and compared byte for byte.
 //!
@@ -59,6 +60,7 @@ pub struct Config {
     pub mode: Mode,
     pub size: u64,
     pub reps: usize,
+    pub gets: usize,
     pub bucket: String,
     pub timeout: Duration,
     pub access_key: String,
@@ -264,8 +266,8 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 pub fn run(cfg: Config, json: bool) -> Result<(), String> {
-    if cfg.size == 0 || cfg.reps == 0 {
-        return Err("--size-mib and --reps must be positive".into());
+    if cfg.size == 0 || cfg.reps == 0 || cfg.gets == 0 {
+        return Err("--size-mib, --reps and --gets must be positive".into());
     }
     let (addr, host) = resolve(&cfg.endpoint)?;
     let target = Target { host, access_key: cfg.access_key.clone(), secret_key: cfg.secret_key.clone(), region: cfg.region.clone() };
@@ -329,15 +331,17 @@ pub fn run(cfg: Config, json: bool) -> Result<(), String> {
             let b = Clocks::now(cfg.server_pid);
             puts.push(Transfer::between(a, b));
 
-            let req = conn.request(Method::GET, &path, Generated::new(&pattern, 0), true);
-            conn.sender().await?;
-            let a = Clocks::now(cfg.server_pid);
-            let (_, n, _) = conn.expect("GET", req, &[StatusCode::OK], false).await?;
-            let b = Clocks::now(cfg.server_pid);
-            if n != size {
-                return Err(format!("GET returned {n} bytes, not {size}"));
+            for _ in 0..cfg.gets {
+                let req = conn.request(Method::GET, &path, Generated::new(&pattern, 0), true);
+                conn.sender().await?;
+                let a = Clocks::now(cfg.server_pid);
+                let (_, n, _) = conn.expect("GET", req, &[StatusCode::OK], false).await?;
+                let b = Clocks::now(cfg.server_pid);
+                if n != size {
+                    return Err(format!("GET returned {n} bytes, not {size}"));
+                }
+                gets.push(Transfer::between(a, b));
             }
-            gets.push(Transfer::between(a, b));
 
             let req = conn.request(Method::DELETE, &path, Generated::new(&pattern, 0), false);
             conn.expect("DELETE", req, &[StatusCode::NO_CONTENT, StatusCode::OK], false).await?;
@@ -363,6 +367,7 @@ pub fn run(cfg: Config, json: bool) -> Result<(), String> {
         "mode": cfg.mode.name(),
         "size_bytes": size,
         "reps": cfg.reps,
+        "gets_per_rep": cfg.gets,
         "sse_reported": sse_reported.0,
         "sse_customer_algorithm_reported": sse_reported.1,
         "put_mb_per_s": r1(put_mbps),
