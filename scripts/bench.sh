@@ -534,11 +534,11 @@ def sec_s3(run):
     facts = run.load("s3-facts") if run.has("s3-facts") else {}
     n = int(run.m("s3_rounds"))
     gets = run.m("s3_gets")
-    gets_text = "once" if gets in ("?", "1") else f"{gets} times (the round's GET figure is their median)"
+    gets_text = "" if gets in ("?", "1") else f"; {gets} times, the round's GET figure being their median"
     R = {m: run.rounds_of(f"s3-{m}", n) for m in ("plain", "sse-s3", "sse-c")}
     w(f"`coffer-bench s3` PUTs one {size} MiB object over one keep-alive connection (the body generated as it is "
-      f"sent, `UNSIGNED-PAYLOAD`, so the client neither holds nor hashes it), GETs it back {gets_text} (discarding "
-      "the body, checking its length), and deletes it; before that it checks a small object round trip byte for byte (and, "
+      f"sent, `UNSIGNED-PAYLOAD`, so the client neither holds nor hashes it), GETs it back (discarding the body, "
+      f"checking its length{gets_text}), and deletes it; before that it checks a small object round trip byte for byte (and, "
       "for SSE-C, that the object cannot be read without its key). Modes: **plain** on `coffer serve --dev "
       "--unsafe-s3-no-encryption` (object data stored unencrypted: the baseline), **SSE-S3** "
       "(`x-amz-server-side-encryption: AES256`) and **SSE-C** (a customer key with each request) on `coffer serve "

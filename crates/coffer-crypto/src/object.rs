@@ -419,6 +419,27 @@ impl SegmentReader {
         }
     }
 
+    /// [`SegmentReader::decrypt_chunk`] that also moves the plaintext to the front of `buf`, in
+    /// the same pass: chunk `index` as in the file is `buf[src..]`, and on success its plaintext
+    /// is the first `n` bytes (returned) of `buf`. This lets a reader decrypt consecutive chunks
+    /// read into one buffer into one contiguous plaintext without closing up the tags afterwards.
+    /// On failure all of `buf` is zeroed.
+    pub fn decrypt_chunk_within(&self, index: u64, buf: &mut [u8], src: usize) -> Result<usize, CryptoError> {
+        let count = self.layout.chunk_count();
+        if index >= count || src > buf.len() || (buf.len() - src) as u64 != self.layout.sealed_chunk_len(index) {
+            buf.fill(0);
+            return Err(CryptoError);
+        }
+        let last = index == count - 1;
+        match self.key.0.open_within(nonce(index, last), Aad::from(&self.header), buf, src..) {
+            Ok(plain) => Ok(plain.len()),
+            Err(_) => {
+                buf.fill(0);
+                Err(CryptoError)
+            }
+        }
+    }
+
     /// [`SegmentReader::decrypt_chunk`] on a slice of a larger buffer (no copy): `sealed` is
     /// chunk `index` as in the file; on success its first `n` bytes (returned) are the
     /// plaintext. On failure the slice is zeroed, so nothing unauthenticated survives.
@@ -878,6 +899,31 @@ mod tests {
             let got = ours.0.open_in_place(nonce(index, index == 9), Aad::from(&header), &mut theirs).unwrap();
             assert_eq!(got, &plain[..]);
         }
+    }
+
+    /// Chunks read back to back into one buffer and decrypted within it come out as one
+    /// contiguous plaintext; a damaged chunk zeroes what it was given.
+    #[test]
+    fn decrypt_within_closes_up_the_tags() {
+        let plain = pattern(5 * 1024 + 300);
+        let key = fixed_key();
+        let file = encrypt_all(key.segment([0x44; 16]), LOG2, &plain);
+        let layout = SegmentLayout { plaintext_len: plain.len() as u64, chunk_size_log2: LOG2 };
+        let r = SegmentReader::new(key.segment([0x44; 16]), &file[..HEADER_LEN], layout).unwrap();
+        let mut buf = file[HEADER_LEN..].to_vec();
+        let (mut out, mut pos) = (0usize, 0usize);
+        for i in 0..layout.chunk_count() {
+            let end = pos + layout.sealed_chunk_len(i) as usize;
+            out += r.decrypt_chunk_within(i, &mut buf[out..end], pos - out).unwrap();
+            pos = end;
+        }
+        assert_eq!(&buf[..out], &plain[..]);
+        let mut buf = file[HEADER_LEN..].to_vec();
+        buf[1024 + 16 + 5] ^= 1;
+        let n = r.decrypt_chunk_within(0, &mut buf[..1040], 0).unwrap();
+        assert_eq!(r.decrypt_chunk_within(1, &mut buf[n..2080], 16), Err(CryptoError));
+        assert!(buf[n..2080].iter().all(|&b| b == 0));
+        assert_eq!(r.decrypt_chunk_within(1, &mut buf[..10], 20), Err(CryptoError));
     }
 
     const KAT_SHA256: &str = "9f0e0905ae9d9785e8db5960b05c9d8c13d0613ad9682b35a02f2e3cf4717264";

@@ -212,13 +212,11 @@ pub(crate) struct PendingRead {
     pub(crate) len: u64,
     /// Chunks it decrypts.
     pub(crate) chunks: u64,
-    task: tokio::task::JoinHandle<Result<Vec<Bytes>, S3Error>>,
+    task: tokio::task::JoinHandle<Result<Bytes, S3Error>>,
 }
 
 impl PendingRead {
-    /// The bytes read, in order: one buffer, or for an encrypted segment one slice per chunk
-    /// (the plaintexts stay where they were decrypted, between the tags).
-    pub(crate) async fn wait(self) -> Result<Vec<Bytes>, S3Error> {
+    pub(crate) async fn wait(self) -> Result<Bytes, S3Error> {
         self.task.await.map_err(|e| S3Error::Internal(format!("blocking task: {e}")))?
     }
 }
@@ -253,9 +251,8 @@ impl SegmentFile {
 
     /// Starts reading plaintext from `start` towards `end` (`start < end`): up to about 1 MiB,
     /// decrypting only the chunks that hold it. The read delivers exactly `len` bytes or fails.
-    /// Each chunk is decrypted in place in the buffer it was read into and handed on as a slice
-    /// of it: no copy (closing the plaintexts up over the tags cost a sixth as much as the
-    /// decryption).
+    /// The chunks are decrypted in the buffer they were read into, each moved up over the tags
+    /// before it by the decryption itself: no copy besides the read.
     pub(crate) fn start_read(&self, start: u64, end: u64) -> PendingRead {
         debug_assert!(start < end);
         let file = self.file.clone();
@@ -265,7 +262,7 @@ impl SegmentFile {
         };
         let Some(reader) = self.reader.clone() else {
             let n = (end - start).min(FLUSH as u64);
-            let task = tokio::task::spawn_blocking(move || read(start, n).map(|b| vec![Bytes::from(b)]));
+            let task = tokio::task::spawn_blocking(move || read(start, n).map(Bytes::from));
             return PendingRead { len: n, chunks: 0, task };
         };
         let chunk = 1u64 << CHUNK_LOG2;
@@ -280,39 +277,21 @@ impl SegmentFile {
         let task = tokio::task::spawn_blocking(move || {
             let mut buf = read(offset, len)?;
             let stride = stride as usize;
-            // (start, end) of each chunk's plaintext in `buf`
-            let mut plain = Vec::with_capacity(n as usize);
+            let mut out = 0usize;
             let mut pos = 0usize;
             let mut index = first;
             while pos < buf.len() {
                 let end = (pos + stride).min(buf.len());
-                let p = reader
-                    .decrypt_chunk_in_place(index, &mut buf[pos..end])
+                out += reader
+                    .decrypt_chunk_within(index, &mut buf[out..end], pos - out)
                     .map_err(|_| S3Error::Internal("an object data chunk failed authentication".into()))?;
-                plain.push((pos, pos + p));
                 pos = end;
                 index += 1;
             }
-            let buf = Bytes::from(buf);
-            let (mut skip, mut want) = (skip, want);
-            let mut out = Vec::with_capacity(plain.len());
-            for (a, b) in plain {
-                if skip >= b - a {
-                    skip -= b - a;
-                    continue;
-                }
-                let a = a + std::mem::take(&mut skip);
-                let take = want.min(b - a);
-                if take == 0 {
-                    break;
-                }
-                out.push(buf.slice(a..a + take));
-                want -= take;
-            }
-            if want > 0 {
+            if out < skip + want {
                 return Err(S3Error::Internal("an object data file is shorter than its record".into()));
             }
-            Ok(out)
+            Ok(Bytes::from(buf).slice(skip..skip + want))
         });
         PendingRead { len: want as u64, chunks: n, task }
     }

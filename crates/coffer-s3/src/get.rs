@@ -32,8 +32,6 @@ pub struct ObjectBody {
     current: Option<(SegmentFile, u64, u64)>,
     /// Reads started and not yet delivered, in body order.
     inflight: VecDeque<PendingRead>,
-    /// Pieces of a delivered read that [`ObjectBody::next`] has not handed out yet.
-    ready: VecDeque<Bytes>,
     stats: Arc<S3Stats>,
     /// Keeps the data files from being deleted by an overwrite while the body is read.
     _pin: ReadPin,
@@ -61,7 +59,7 @@ impl ObjectBody {
             }
             offset = seg_end;
         }
-        ObjectBody { root, bucket_id, key, pieces, current: None, inflight: VecDeque::new(), ready: VecDeque::new(), stats, _pin: pin }
+        ObjectBody { root, bucket_id, key, pieces, current: None, inflight: VecDeque::new(), stats, _pin: pin }
     }
 
     /// Starts reads until [`READ_AHEAD`] are in flight or the body is all asked for, opening
@@ -85,28 +83,14 @@ impl ObjectBody {
         Ok(())
     }
 
-    /// The next pieces of the body (about 1 MiB); `None` at the end. An error mid-stream means
+    /// The next piece of the body (about 1 MiB); `None` at the end. An error mid-stream means
     /// the data on disk is damaged: the response must be aborted, not completed.
-    pub async fn next_batch(&mut self) -> Option<Result<Vec<Bytes>, S3Error>> {
-        if !self.ready.is_empty() {
-            return Some(Ok(self.ready.drain(..).collect()));
-        }
+    pub async fn next(&mut self) -> Option<Result<Bytes, S3Error>> {
         if let Err(e) = self.fill().await {
             return Some(Err(e));
         }
         let read = self.inflight.pop_front()?;
         Some(read.wait().await)
-    }
-
-    /// The next piece of the body; `None` at the end (errors as [`ObjectBody::next_batch`]).
-    pub async fn next(&mut self) -> Option<Result<Bytes, S3Error>> {
-        while self.ready.is_empty() {
-            match self.next_batch().await? {
-                Ok(pieces) => self.ready.extend(pieces),
-                Err(e) => return Some(Err(e)),
-            }
-        }
-        self.ready.pop_front().map(Ok)
     }
 }
 

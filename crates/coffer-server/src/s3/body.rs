@@ -158,18 +158,16 @@ impl BodySource for RequestBody {
 }
 
 /// A response body fed through a bounded channel (backpressure: the producer waits for the
-/// client). Each item is a batch of pieces (about 1 MiB); an `Err` item aborts the response, so a
-/// client never takes a cut body for whole.
+/// client). An `Err` item aborts the response, so a client never takes a cut body for whole.
 pub struct ChannelBody {
-    rx: mpsc::Receiver<Result<Vec<Bytes>, std::io::Error>>,
-    pieces: VecDeque<Bytes>,
+    rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
     len: u64,
 }
 
 impl ChannelBody {
-    pub fn new(len: u64) -> (mpsc::Sender<Result<Vec<Bytes>, std::io::Error>>, ChannelBody) {
+    pub fn new(len: u64) -> (mpsc::Sender<Result<Bytes, std::io::Error>>, ChannelBody) {
         let (tx, rx) = mpsc::channel(4);
-        (tx, ChannelBody { rx, pieces: VecDeque::new(), len })
+        (tx, ChannelBody { rx, len })
     }
 }
 
@@ -178,17 +176,7 @@ impl Body for ChannelBody {
     type Error = std::io::Error;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<HttpFrame<Bytes>, std::io::Error>>> {
-        loop {
-            if let Some(b) = self.pieces.pop_front() {
-                return Poll::Ready(Some(Ok(HttpFrame::data(b))));
-            }
-            match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(Ok(batch))) => self.pieces.extend(batch),
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
+        self.rx.poll_recv(cx).map(|o| o.map(|r| r.map(HttpFrame::data)))
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -603,7 +603,7 @@ pub(crate) async fn dispatch(app: &App, req: &mut Request, op: &Op) -> Result<Re
                 Some(mut body) => {
                     let (tx, stream) = ChannelBody::new(meta.content_length);
                     tokio::spawn(async move {
-                        while let Some(r) = body.next_batch().await {
+                        while let Some(r) = body.next().await {
                             let item = r.map_err(|e| std::io::Error::other(e.to_string()));
                             let stop = item.is_err();
                             if tx.send(item).await.is_err() || stop {
