@@ -35,7 +35,7 @@
 #   ALT_THREADS (2): encrypt: ceiling and coffer again with this many client threads
 #   SSM_COUNTS ("1000 100000"): ssm: parameters stored on the two servers compared
 #   PRIM_DURATION (5 s): sign: seconds of each single-core primitive run
-#   S3_SIZE_MIB (256), S3_ROUNDS (5), S3_GETS (5): s3: object size, repetitions of each mode, GETs
+#   S3_SIZE_MIB (256), S3_ROUNDS (9), S3_GETS (5): s3: object size, repetitions of each mode, GETs
 #     of each object PUT (a GET takes about a tenth of a second: one alone is noisy)
 #   PG_URL (scripts/pg.sh's): pg: a PostgreSQL server URL; a fresh database is created on it
 #     (with psql) and dropped afterwards. PG_PARAMETERS (1000): parameters read and written.
@@ -65,7 +65,7 @@ ALT_THREADS=${ALT_THREADS-2}
 SSM_COUNTS=${SSM_COUNTS:-1000 100000}
 PRIM_DURATION=${PRIM_DURATION:-5}
 S3_SIZE_MIB=${S3_SIZE_MIB:-256}
-S3_ROUNDS=${S3_ROUNDS:-5}
+S3_ROUNDS=${S3_ROUNDS:-9}
 S3_GETS=${S3_GETS:-5}
 PG_PARAMETERS=${PG_PARAMETERS:-1000}
 SOAK_DURATION=${SOAK_DURATION:-600}
