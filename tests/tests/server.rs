@@ -306,7 +306,8 @@ async fn cli_help_and_version() {
 
 // ------------------------------------------------------------------ audit, limits, hardening
 
-/// The journal's events, parsed, oldest first.
+/// The journal's events, parsed, oldest first (the zeros allocated after the newest file's
+/// records, while the server runs, end it).
 fn journal_events(data_dir: &std::path::Path) -> (Vec<serde_json::Value>, Vec<u8>) {
     let mut files: Vec<_> = std::fs::read_dir(data_dir.join("audit"))
         .unwrap()
@@ -316,7 +317,11 @@ fn journal_events(data_dir: &std::path::Path) -> (Vec<serde_json::Value>, Vec<u8
     files.sort();
     let mut bytes = Vec::new();
     for f in &files {
-        bytes.extend(std::fs::read(f).unwrap());
+        let mut b = std::fs::read(f).unwrap();
+        while b.last() == Some(&0) {
+            b.pop();
+        }
+        bytes.extend(b);
     }
     let events = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
     (events, bytes)

@@ -50,6 +50,8 @@ pub(crate) fn list(audit_dir: &Path) -> Result<Vec<(u64, PathBuf)>, AuditError> 
 
 /// Reads `\n`-terminated lines one at a time, reusing one buffer. A final fragment without a
 /// newline is reported separately: it is a write in progress or a crash remnant, never a record.
+/// Zero bytes from the start of a line to the end of the file are space the writer allocated
+/// ahead of its records (see the journal's file format): the end, not a fragment.
 pub(crate) struct LineReader {
     reader: BufReader<File>,
     path: PathBuf,
@@ -62,7 +64,7 @@ pub(crate) struct LineReader {
 pub(crate) enum Line<'a> {
     /// A complete line, without its newline.
     Complete(&'a [u8]),
-    /// Trailing bytes without a newline (their count).
+    /// Trailing bytes without a newline (the count of those that are not zero).
     Partial(usize),
     End,
 }
@@ -88,9 +90,14 @@ impl LineReader {
         if n == 0 {
             return Ok(Line::End);
         }
+        let unterminated = buf.last() != Some(&b'\n');
+        if unterminated && buf.iter().all(|&b| b == 0) {
+            // Allocated, never written: `offset` stays where the records end.
+            return Ok(Line::End);
+        }
         self.offset += n as u64;
-        if buf.last() != Some(&b'\n') {
-            return Ok(Line::Partial(n));
+        if unterminated {
+            return Ok(Line::Partial(buf.iter().filter(|&&b| b != 0).count()));
         }
         self.line_no += 1;
         buf.pop();

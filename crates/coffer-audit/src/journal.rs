@@ -24,6 +24,13 @@
 //!   serde_json's order, compact (no raw newline can occur inside a record).
 //! - Only `\n`-terminated lines are records. Bytes after the last newline are a write that never
 //!   completed (and was never acknowledged); [`Journal::open`] truncates them and logs that it did.
+//! - The file the writer is appending to ends in zero bytes: it is extended ahead of the records
+//!   by [`PREALLOCATE`] bytes at a time, written as zeros and fsynced, so that writing a batch
+//!   overwrites blocks that already exist and its `fdatasync` has no metadata to write (on the
+//!   benchmark machine that halved both the CPU time and the duration of a batch's commit). A
+//!   record never contains a zero byte (JSON escapes control characters), so readers take zeros
+//!   from the start of a line to the end of the file as the end of the records. The zeros are cut
+//!   off when the file is closed: at rotation and at a clean shutdown.
 //! - [`Journal::open`] checks every record of the newest file (≤ one file size of reading) and
 //!   the link from the file before it, and refuses to open ([`AuditError::Corrupt`], naming the
 //!   offset) if one is damaged: appending after a damaged record would bury it under good ones.
@@ -49,6 +56,7 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,6 +71,9 @@ use tokio::sync::oneshot;
 
 use crate::files::{self, LOCK_FILE};
 use crate::{AuditError, EventBuilder};
+
+/// How far ahead of its records a journal file is extended with zeros (see the file format).
+pub const PREALLOCATE: u64 = 4 << 20;
 
 /// Tunables. [`Default`] gives the production values.
 #[derive(Clone, Debug)]
@@ -401,6 +412,9 @@ pub(crate) trait Sink {
 
     /// Called after a failed [`Sink::write`], to restore the state of the last durable batch.
     fn undo(&mut self);
+
+    /// Called once when the writer stops, after the last batch.
+    fn close(&mut self) {}
 }
 
 /// The writer thread's loop: group commit over any [`Sink`].
@@ -508,6 +522,7 @@ impl<S: Sink> Writer<S> {
             }
             self.commit(&mut batch);
         }
+        self.sink.close();
     }
 
     fn drain(&self, rx: &mpsc::Receiver<Pending>, batch: &mut Vec<Pending>, bytes: &mut usize) {
@@ -565,6 +580,8 @@ struct FileSink {
     path: PathBuf,
     /// Length of the current file up to the end of the last durable batch.
     file_len: u64,
+    /// Its length on disk: `file_len` and the zeros allocated after it.
+    allocated: u64,
     next_sequence: u64,
     prev_hash: [u8; 32],
 }
@@ -576,8 +593,10 @@ fn private(options: &mut OpenOptions) -> &mut OpenOptions {
     options
 }
 
-fn open_append(path: &Path) -> Result<File, AuditError> {
-    private(OpenOptions::new().read(true).append(true).create(true))
+/// Opens a journal file for writing at explicit offsets (not `O_APPEND`: the file's end is the
+/// end of its allocated zeros, not of its records).
+fn open_rw(path: &Path) -> Result<File, AuditError> {
+    private(OpenOptions::new().read(true).write(true).create(true).truncate(false))
         .open(path)
         .map_err(|e| AuditError::io("open", path, e))
 }
@@ -595,6 +614,7 @@ impl Sink for FileSink {
             self.rotate()?;
         }
         frame(batch, self.next_sequence, self.prev_hash, buf, receipts);
+        self.allocate(buf.len() as u64)?;
         self.write_all(buf)?;
         let took = self.sync()?;
         self.file_len += buf.len() as u64;
@@ -616,6 +636,9 @@ impl Sink for FileSink {
         } else {
             self.file.set_len(self.file_len).and_then(|()| self.file.sync_all())
         };
+        if result.is_ok() {
+            self.allocated = self.file_len;
+        }
         if let Err(e) = result {
             tracing::error!(
                 file = %self.path.display(),
@@ -623,6 +646,17 @@ impl Sink for FileSink {
                 "audit journal could not be truncated after a failed write; refusing appends until reopened"
             );
             self.shared.poisoned.store(true, Ordering::Release);
+        }
+    }
+
+    /// Cuts off the allocated zeros, so that a journal at rest holds only records (readers
+    /// would stop at the zeros anyway). A poisoned journal is left for the next open to repair.
+    fn close(&mut self) {
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            return;
+        }
+        if let Err(e) = self.trim() {
+            tracing::warn!(error = %e, "audit journal: could not cut the allocated space off the last file");
         }
     }
 }
@@ -635,7 +669,7 @@ impl FileSink {
         let list = files::list(dir)?;
         let Some((first_sequence, path)) = list.last().cloned() else {
             let path = dir.join(files::file_name(1));
-            let file = open_append(&path)?;
+            let file = open_rw(&path)?;
             file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
             files::sync_dir(dir)?;
             return Ok(FileSink::new(dir, max_file_bytes, shared, lock, file, path, 0, 1, [0; 32]));
@@ -677,8 +711,9 @@ impl FileSink {
                 ),
             });
         }
-        let file = open_append(&path)?;
-        let mut file_len = file.metadata().map_err(|e| AuditError::io("stat", &path, e))?.len();
+        let file = open_rw(&path)?;
+        let allocated = file.metadata().map_err(|e| AuditError::io("stat", &path, e))?.len();
+        let mut file_len = check.end;
         if let Some((offset, bytes)) = check.partial {
             tracing::warn!(
                 file = %path.display(),
@@ -700,7 +735,11 @@ impl FileSink {
                 });
             }
         };
-        Ok(FileSink::new(dir, max_file_bytes, shared, lock, file, path, file_len, check.last_sequence + 1, prev_hash))
+        let mut sink = FileSink::new(dir, max_file_bytes, shared, lock, file, path, file_len, check.last_sequence + 1, prev_hash);
+        if check.partial.is_none() {
+            sink.allocated = allocated;
+        }
+        Ok(sink)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -723,18 +762,50 @@ impl FileSink {
             file,
             path,
             file_len,
+            allocated: file_len,
             next_sequence,
             prev_hash,
         }
     }
 
+    /// Makes sure `n` more bytes fit before the end of the allocated zeros, extending the file
+    /// by [`PREALLOCATE`] (not past `max_file_bytes` unless the batch itself needs it) and
+    /// fsyncing the extension (its size is metadata, written once here rather than per batch).
+    fn allocate(&mut self, n: u64) -> Result<(), AuditError> {
+        let need = self.file_len + n;
+        if need <= self.allocated {
+            return Ok(());
+        }
+        let target = (need + PREALLOCATE).min(self.max_file_bytes.max(need));
+        let zeros = vec![0u8; (target - self.allocated).min(1 << 20) as usize];
+        let mut at = self.allocated;
+        while at < target {
+            let len = (target - at).min(zeros.len() as u64) as usize;
+            self.file.write_all_at(&zeros[..len], at).map_err(|e| AuditError::io("allocate", &self.path, e))?;
+            at += len as u64;
+        }
+        self.file.sync_all().map_err(|e| AuditError::io("fsync", &self.path, e))?;
+        self.allocated = target;
+        Ok(())
+    }
+
+    /// Cuts the current file back to its records.
+    fn trim(&mut self) -> Result<(), AuditError> {
+        if self.allocated != self.file_len {
+            self.file.set_len(self.file_len).map_err(|e| AuditError::io("truncate", &self.path, e))?;
+            self.file.sync_all().map_err(|e| AuditError::io("fsync", &self.path, e))?;
+            self.allocated = self.file_len;
+        }
+        Ok(())
+    }
+
     fn write_all(&mut self, buf: &[u8]) -> Result<(), AuditError> {
         #[cfg(test)]
         if let Some(Fault::Write { after }) = self.take_fault(|f| matches!(f, Fault::Write { .. })) {
-            let _ = self.file.write_all(&buf[..after.min(buf.len())]);
+            let _ = self.file.write_all_at(&buf[..after.min(buf.len())], self.file_len);
             return Err(AuditError::io("write", &self.path, std::io::Error::other("injected write failure")));
         }
-        self.file.write_all(buf).map_err(|e| AuditError::io("write", &self.path, e))
+        self.file.write_all_at(buf, self.file_len).map_err(|e| AuditError::io("write", &self.path, e))
     }
 
     /// `fdatasync`; returns how long it took.
@@ -749,8 +820,11 @@ impl FileSink {
     }
 
     fn rotate(&mut self) -> Result<(), AuditError> {
+        // The closed file ends with its last record (before the next one exists, so that only
+        // the newest file can have a zero tail).
+        self.trim()?;
         let path = self.dir.join(files::file_name(self.next_sequence));
-        let file = open_append(&path)?;
+        let file = open_rw(&path)?;
         // Anything already in a file of this name is from a batch that failed: unacknowledged.
         file.set_len(0).map_err(|e| AuditError::io("truncate", &path, e))?;
         file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
@@ -759,6 +833,7 @@ impl FileSink {
         self.file = file;
         self.path = path;
         self.file_len = 0;
+        self.allocated = 0;
         self.shared.rotations.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -342,8 +342,11 @@ pub(crate) struct FileCheck {
     pub(crate) last_sequence: u64,
     pub(crate) last_hash: String,
     pub(crate) broken: Option<FileBreak>,
-    /// Trailing bytes without a newline: `(offset, length)`.
+    /// Trailing bytes without a newline: `(offset, count of non-zero bytes)`.
     pub(crate) partial: Option<(u64, u64)>,
+    /// Where the last complete line ends (what follows is a partial line, allocated zeros, or
+    /// nothing).
+    pub(crate) end: u64,
 }
 
 /// Checks the records of one file: the first must carry sequence `first` and link to
@@ -363,6 +366,7 @@ pub(crate) fn check_file(
         last_hash: prev_hash.unwrap_or_default().to_string(),
         broken: None,
         partial: None,
+        end: 0,
     };
     let mut reader = LineReader::open(path)?;
     let mut buf = Vec::new();
@@ -378,6 +382,7 @@ pub(crate) fn check_file(
             Line::Complete(line) => line,
         };
         check.lines = reader.line_no;
+        check.end = reader.offset;
         match linker.next(line, on_record) {
             Ok(sequence) => {
                 check.events += 1;

@@ -13,10 +13,14 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The journal's records: its files' bytes, without the zeros allocated after the last record.
 fn journal_bytes(dir: &Path) -> Vec<u8> {
     let mut out = Vec::new();
     for (_, p) in files::list(&files::audit_dir(dir)).unwrap() {
         out.extend(std::fs::read(p).unwrap());
+    }
+    while out.last() == Some(&0) {
+        out.pop();
     }
     out
 }
@@ -138,5 +142,90 @@ async fn a_failure_right_after_rotation_keeps_the_chain() {
     assert_eq!(j.append(json!({})).await.unwrap().sequence, 6);
     drop(j);
     assert!(crate::verify(&dir).unwrap().is_ok());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn current_file(dir: &Path) -> PathBuf {
+    files::list(&files::audit_dir(dir)).unwrap().pop().unwrap().1
+}
+
+#[tokio::test]
+async fn the_allocated_zeros_are_no_records_and_go_at_close() {
+    let dir = temp_dir("allocated");
+    let j = Journal::open(&dir, JournalConfig::default()).unwrap();
+    assert_consecutive(&append_many(&j, 7).await, 1);
+    let records = journal_bytes(&dir);
+    // While open: the file runs on in zeros, which readers take as the end.
+    let on_disk = std::fs::read(current_file(&dir)).unwrap();
+    assert!(on_disk.len() as u64 >= PREALLOCATE && on_disk.starts_with(&records));
+    assert!(on_disk[records.len()..].iter().all(|&b| b == 0));
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok() && report.events == 7 && report.partial_tail.is_none(), "{report}");
+    let all = crate::query(&dir, &crate::Filter::default()).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+    assert_eq!(all.len(), 7);
+    drop(j);
+    assert_eq!(std::fs::read(current_file(&dir)).unwrap(), records);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_crash_leaves_zeros_or_a_half_line_before_them_and_open_continues() {
+    let dir = temp_dir("crash-zeros");
+    let j = Journal::open(&dir, JournalConfig::default()).unwrap();
+    assert_consecutive(&append_many(&j, 4).await, 1);
+    // The file as a crash would leave it: records, then allocated zeros.
+    let crashed = std::fs::read(current_file(&dir)).unwrap();
+    drop(j);
+    let path = current_file(&dir);
+    std::fs::write(&path, &crashed).unwrap();
+    let j = Journal::open(&dir, JournalConfig::default()).unwrap();
+    assert_consecutive(&append_many(&j, 2).await, 5);
+    drop(j);
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok() && report.events == 6 && report.partial_tail.is_none(), "{report}");
+
+    // A write cut short (SIGKILL between pages) before the zeros: a partial record that open
+    // cuts off, counted without the zeros.
+    let mut torn = journal_bytes(&dir);
+    torn.extend_from_slice(b"{\"sequence\":7,\"prev");
+    torn.extend(std::iter::repeat_n(0u8, 5000));
+    std::fs::write(&path, &torn).unwrap();
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok(), "{report}");
+    assert_eq!(report.partial_tail.as_ref().map(|(_, n)| *n), Some(19));
+    let j = Journal::open(&dir, JournalConfig::default()).unwrap();
+    assert_consecutive(&append_many(&j, 1).await, 7);
+    drop(j);
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok() && report.events == 7 && report.partial_tail.is_none(), "{report}");
+
+    // Zeros followed by more bytes are damage, not allocated space: open refuses.
+    let mut damaged = journal_bytes(&dir);
+    damaged.extend(std::iter::repeat_n(0u8, 100));
+    damaged.extend_from_slice(b"{\"sequence\":8}\n");
+    std::fs::write(&path, &damaged).unwrap();
+    assert!(matches!(Journal::open(&dir, JournalConfig::default()), Err(AuditError::Corrupt { .. })));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn rotation_cuts_the_zeros_off_the_closed_file() {
+    let dir = temp_dir("rotate-zeros");
+    let config = JournalConfig { max_file_bytes: 2000, linger: Duration::ZERO, ..Default::default() };
+    let j = Journal::open(&dir, config).unwrap();
+    for _ in 0..20 {
+        j.append(json!({"eventName": "Encrypt", "pad": "x".repeat(100)})).await.unwrap();
+    }
+    let list = files::list(&files::audit_dir(&dir)).unwrap();
+    assert!(list.len() >= 2);
+    for (_, p) in &list[..list.len() - 1] {
+        let bytes = std::fs::read(p).unwrap();
+        assert!(bytes.ends_with(b"}\n") && !bytes.contains(&0), "{}", p.display());
+    }
+    // The newest file is allocated up to the size limit, not PREALLOCATE past it.
+    assert!(std::fs::metadata(&list.last().unwrap().1).unwrap().len() <= 2000 + 400);
+    drop(j);
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok() && report.events == 20, "{report}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
