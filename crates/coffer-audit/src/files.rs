@@ -2,6 +2,11 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+
+/// How far past the last record an unfinished write can reach: only the last batch can be torn
+/// (a power loss persists any subset of its pages, leaving allocated zeros between its bytes),
+/// and a batch stops growing at 8 MiB. Non-zero bytes further out are damage.
+pub(crate) const TORN_LIMIT: u64 = 16 << 20;
 use std::path::{Path, PathBuf};
 
 use crate::AuditError;
@@ -50,8 +55,11 @@ pub(crate) fn list(audit_dir: &Path) -> Result<Vec<(u64, PathBuf)>, AuditError> 
 
 /// Reads `\n`-terminated lines one at a time, reusing one buffer. A final fragment without a
 /// newline is reported separately: it is a write in progress or a crash remnant, never a record.
-/// Zero bytes from the start of a line to the end of the file are space the writer allocated
-/// ahead of its records (see the journal's file format): the end, not a fragment.
+/// A line with a zero byte is never a record either (see the journal's file format): when the
+/// file holds only zeros from that line on, they are space allocated ahead of the records (the
+/// end); when it holds other bytes too, ending within [`TORN_LIMIT`], they are an unfinished
+/// write (a fragment, however many newlines it has; also what a reader racing the writer can
+/// see); further out they are damage, and the line is returned as read.
 pub(crate) struct LineReader {
     reader: BufReader<File>,
     path: PathBuf,
@@ -84,19 +92,49 @@ impl LineReader {
         &self.path
     }
 
+    /// For a line of `n` bytes at `offset` holding a zero byte: the count of non-zero bytes from
+    /// there to the end of the file if they all lie within [`TORN_LIMIT`] (the reader is then at
+    /// the end), or `None` (damage; the reader is put back after the line).
+    fn unfinished_tail(&mut self, n: usize) -> Result<Option<usize>, AuditError> {
+        let io = |e| AuditError::io("read", &self.path, e);
+        self.reader.seek(SeekFrom::Start(self.offset)).map_err(io)?;
+        let mut block = vec![0u8; 64 * 1024];
+        let (mut pos, mut nonzero, mut reach) = (0u64, 0usize, 0u64);
+        loop {
+            let got = self.reader.read(&mut block).map_err(io)?;
+            if got == 0 {
+                return Ok(Some(nonzero));
+            }
+            for (i, b) in block[..got].iter().enumerate() {
+                if *b != 0 {
+                    nonzero += 1;
+                    reach = pos + i as u64 + 1;
+                }
+            }
+            pos += got as u64;
+            if reach > TORN_LIMIT {
+                self.reader.seek(SeekFrom::Start(self.offset + n as u64)).map_err(io)?;
+                return Ok(None);
+            }
+        }
+    }
+
     pub(crate) fn next<'a>(&mut self, buf: &'a mut Vec<u8>) -> Result<Line<'a>, AuditError> {
         buf.clear();
         let n = self.reader.read_until(b'\n', buf).map_err(|e| AuditError::io("read", &self.path, e))?;
         if n == 0 {
             return Ok(Line::End);
         }
-        let unterminated = buf.last() != Some(&b'\n');
-        if unterminated && buf.iter().all(|&b| b == 0) {
-            // Allocated, never written: `offset` stays where the records end.
-            return Ok(Line::End);
+        if buf.contains(&0) {
+            // `offset` stays where the records end.
+            match self.unfinished_tail(n)? {
+                Some(0) => return Ok(Line::End),
+                Some(nonzero) => return Ok(Line::Partial(nonzero)),
+                None => {}
+            }
         }
         self.offset += n as u64;
-        if unterminated {
+        if buf.last() != Some(&b'\n') {
             return Ok(Line::Partial(buf.iter().filter(|&&b| b != 0).count()));
         }
         self.line_no += 1;

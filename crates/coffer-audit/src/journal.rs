@@ -24,13 +24,19 @@
 //!   serde_json's order, compact (no raw newline can occur inside a record).
 //! - Only `\n`-terminated lines are records. Bytes after the last newline are a write that never
 //!   completed (and was never acknowledged); [`Journal::open`] truncates them and logs that it did.
+//!   So are lines with a zero byte and everything after them, when no non-zero byte lies more
+//!   than [`files::TORN_LIMIT`] past them: a batch torn by a power loss (any subset of its pages
+//!   reached the disk, with allocated zeros between them). Such a tail, if it has a newline, is
+//!   copied to `<file>.torn-<offset>` before the truncation. Zeros followed by more bytes further
+//!   out are damage: open refuses, as for any broken record.
 //! - The file the writer is appending to ends in zero bytes: it is extended ahead of the records
 //!   by [`PREALLOCATE`] bytes at a time, written as zeros and fsynced, so that writing a batch
 //!   overwrites blocks that already exist and its `fdatasync` has no metadata to write (on the
 //!   benchmark machine that halved both the CPU time and the duration of a batch's commit). A
 //!   record never contains a zero byte (JSON escapes control characters), so readers take zeros
-//!   from the start of a line to the end of the file as the end of the records. The zeros are cut
-//!   off when the file is closed: at rotation and at a clean shutdown.
+//!   from the start of a line to the end of the file as the end of the records (open keeps them
+//!   and writes on at the end of the records). The zeros are cut off when the file is closed: at
+//!   rotation and at a clean shutdown.
 //! - [`Journal::open`] checks every record of the newest file (≤ one file size of reading) and
 //!   the link from the file before it, and refuses to open ([`AuditError::Corrupt`], naming the
 //!   offset) if one is damaged: appending after a damaged record would bury it under good ones.
@@ -715,6 +721,7 @@ impl FileSink {
         let allocated = file.metadata().map_err(|e| AuditError::io("stat", &path, e))?.len();
         let mut file_len = check.end;
         if let Some((offset, bytes)) = check.partial {
+            set_aside_torn_tail(&file, &path, offset)?;
             tracing::warn!(
                 file = %path.display(),
                 offset,
@@ -843,6 +850,31 @@ impl FileSink {
         let mut q = self.shared.faults.lock().unwrap();
         if q.front().is_some_and(&pick) { q.pop_front() } else { None }
     }
+}
+
+/// Before an unfinished tail is cut off: if it holds a newline (a batch torn by a power loss,
+/// rather than one cut-short line), its bytes are first copied to `<file>.torn-<offset>`, so
+/// that cutting it can never destroy what an operator might want to look at.
+fn set_aside_torn_tail(file: &File, path: &Path, offset: u64) -> Result<(), AuditError> {
+    let len = file.metadata().map_err(|e| AuditError::io("stat", path, e))?.len();
+    let mut tail = vec![0u8; len.saturating_sub(offset).min(files::TORN_LIMIT + 1) as usize];
+    file.read_exact_at(&mut tail, offset).map_err(|e| AuditError::io("read", path, e))?;
+    while tail.last() == Some(&0) {
+        tail.pop();
+    }
+    if !tail.contains(&b'\n') {
+        return Ok(());
+    }
+    let aside = PathBuf::from(format!("{}.torn-{offset}", path.display()));
+    let mut f = private(OpenOptions::new().write(true).create(true).truncate(true))
+        .open(&aside)
+        .map_err(|e| AuditError::io("open", &aside, e))?;
+    f.write_all(&tail).and_then(|()| f.sync_all()).map_err(|e| AuditError::io("write", &aside, e))?;
+    if let Some(dir) = aside.parent() {
+        files::sync_dir(dir)?;
+    }
+    tracing::warn!(file = %aside.display(), bytes = tail.len(), "audit journal: the unfinished tail cut off below was copied aside first");
+    Ok(())
 }
 
 fn parse_sequence(line: &[u8], path: &Path, offset: u64) -> Result<u64, AuditError> {

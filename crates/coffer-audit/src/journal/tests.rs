@@ -199,12 +199,32 @@ async fn a_crash_leaves_zeros_or_a_half_line_before_them_and_open_continues() {
     let report = crate::verify(&dir).unwrap();
     assert!(report.is_ok() && report.events == 7 && report.partial_tail.is_none(), "{report}");
 
-    // Zeros followed by more bytes are damage, not allocated space: open refuses.
+    // A batch torn by a power loss: its second page reached the disk, its first did not. Its
+    // bytes are set aside, then cut off.
+    let records = journal_bytes(&dir);
+    let mut torn = records.clone();
+    torn.extend(std::iter::repeat_n(0u8, 4096));
+    torn.extend_from_slice(b"\"eventName\":\"Encrypt\"}\n{\"sequence\":9}\n");
+    torn.extend(std::iter::repeat_n(0u8, 1000));
+    std::fs::write(&path, &torn).unwrap();
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok() && report.events == 7 && report.partial_tail.is_some(), "{report}");
+    let j = Journal::open(&dir, JournalConfig::default()).unwrap();
+    assert_consecutive(&append_many(&j, 1).await, 8);
+    drop(j);
+    let aside = std::fs::read(format!("{}.torn-{}", path.display(), records.len())).unwrap();
+    assert!(aside.ends_with(b"{\"sequence\":9}\n") && aside.starts_with(&[0u8; 4096]));
+    let report = crate::verify(&dir).unwrap();
+    assert!(report.is_ok() && report.events == 8 && report.partial_tail.is_none(), "{report}");
+
+    // Zeros followed by bytes further out than any batch reaches are damage: open refuses.
     let mut damaged = journal_bytes(&dir);
-    damaged.extend(std::iter::repeat_n(0u8, 100));
-    damaged.extend_from_slice(b"{\"sequence\":8}\n");
+    damaged.extend(std::iter::repeat_n(0u8, files::TORN_LIMIT as usize));
+    damaged.extend_from_slice(b"{\"sequence\":9}\n");
     std::fs::write(&path, &damaged).unwrap();
     assert!(matches!(Journal::open(&dir, JournalConfig::default()), Err(AuditError::Corrupt { .. })));
+    let report = crate::verify(&dir).unwrap();
+    assert!(!report.is_ok(), "{report}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
