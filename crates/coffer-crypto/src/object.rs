@@ -130,20 +130,22 @@ impl ObjectKey {
 
 /// An AES-256-GCM key (ring's, see the module doc) whose expanded form is overwritten when it is
 /// dropped: the schedule of an all-zero key is written over it in place (ring's key types hold
-/// no heap memory and do not zeroize themselves).
-struct ChunkKey(LessSafeKey);
+/// no heap memory and do not zeroize themselves). Boxed, so that moving the key around moves a
+/// pointer, not the schedule (the one copy left behind is the stack slot it was built in, soon
+/// reused).
+struct ChunkKey(Box<LessSafeKey>);
 
 impl ChunkKey {
     fn new(key: &[u8; 32]) -> ChunkKey {
-        ChunkKey(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("32 bytes are an AES-256 key")))
+        ChunkKey(Box::new(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("32 bytes are an AES-256 key"))))
     }
 }
 
 impl Drop for ChunkKey {
     fn drop(&mut self) {
-        self.0 = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[0u8; 32]).expect("32 bytes are an AES-256 key"));
+        *self.0 = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[0u8; 32]).expect("32 bytes are an AES-256 key"));
         // The store must happen although the memory is freed right after.
-        std::hint::black_box(&self.0);
+        std::hint::black_box(&*self.0);
     }
 }
 

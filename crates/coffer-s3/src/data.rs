@@ -251,7 +251,7 @@ impl SegmentFile {
 
     /// Starts reading plaintext from `start` towards `end` (`start < end`): up to about 1 MiB,
     /// decrypting only the chunks that hold it. The read delivers exactly `len` bytes or fails.
-    /// The chunks are decrypted in the buffer they were read into, each moved up over the tags
+    /// The chunks are decrypted in the buffer they were read into, each shifted over the tags
     /// before it by the decryption itself: no copy besides the read.
     pub(crate) fn start_read(&self, start: u64, end: u64) -> PendingRead {
         debug_assert!(start < end);

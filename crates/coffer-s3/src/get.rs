@@ -17,9 +17,10 @@ use crate::model::{ChecksumOut, GetObjectInput, ObjectMeta};
 use crate::records::{BucketEntry, ObjectRecord, object_arn};
 use crate::{S3, S3Error, S3Stats};
 
-/// Reads in flight per body: while one batch is being sent, the next ones are read and
-/// decrypted on other threads (decryption costs about as much CPU as sending the bytes, so one
-/// at a time would leave a core idle).
+/// Reads in flight per body, the one [`ObjectBody::next`] waits for included: batches already
+/// delivered are sent (from the response's channel) while the following ones are read and
+/// decrypted on blocking threads, so decryption and sending overlap (one read at a time, started
+/// only when the previous one was delivered, left a core idle).
 const READ_AHEAD: usize = 2;
 
 /// An object's bytes, streamed: `next` delivers about 1 MiB at a time, read and decrypted ahead.
