@@ -421,12 +421,31 @@ impl SegmentReader {
         }
     }
 
+    /// Decrypts the consecutive chunks from `first` that make up `buf`, read from the file as
+    /// they are (from [`ReadPlan::file_offset`], [`ReadPlan::file_len`] bytes), into one
+    /// contiguous plaintext: the first `n` bytes (returned) of `buf`. Each chunk's plaintext is
+    /// moved over the tags before it by its decryption, in the same pass (no copy). Fails if a
+    /// chunk does not open or `buf` does not end where a chunk does; what was not decrypted is
+    /// then zeroed.
+    pub fn decrypt_chunks_within(&self, first: u64, buf: &mut [u8]) -> Result<usize, CryptoError> {
+        let (mut out, mut pos, mut index) = (0usize, 0usize, first);
+        while pos < buf.len() {
+            let end = usize::try_from(self.layout.sealed_chunk_len(index)).map_or(usize::MAX, |l| pos.saturating_add(l));
+            if end > buf.len() {
+                buf[out..].fill(0);
+                return Err(CryptoError);
+            }
+            out += self.decrypt_chunk_within(index, &mut buf[out..end], pos - out)?;
+            pos = end;
+            index += 1;
+        }
+        Ok(out)
+    }
+
     /// [`SegmentReader::decrypt_chunk`] that also moves the plaintext to the front of `buf`, in
     /// the same pass: chunk `index` as in the file is `buf[src..]`, and on success its plaintext
-    /// is the first `n` bytes (returned) of `buf`. This lets a reader decrypt consecutive chunks
-    /// read into one buffer into one contiguous plaintext without closing up the tags afterwards.
-    /// On failure all of `buf` is zeroed.
-    pub fn decrypt_chunk_within(&self, index: u64, buf: &mut [u8], src: usize) -> Result<usize, CryptoError> {
+    /// is the first `n` bytes (returned) of `buf`. On failure all of `buf` is zeroed.
+    fn decrypt_chunk_within(&self, index: u64, buf: &mut [u8], src: usize) -> Result<usize, CryptoError> {
         let count = self.layout.chunk_count();
         if index >= count || src > buf.len() || (buf.len() - src) as u64 != self.layout.sealed_chunk_len(index) {
             buf.fill(0);
@@ -446,19 +465,7 @@ impl SegmentReader {
     /// chunk `index` as in the file; on success its first `n` bytes (returned) are the
     /// plaintext. On failure the slice is zeroed, so nothing unauthenticated survives.
     pub fn decrypt_chunk_in_place(&self, index: u64, sealed: &mut [u8]) -> Result<usize, CryptoError> {
-        let count = self.layout.chunk_count();
-        if index >= count || sealed.len() as u64 != self.layout.sealed_chunk_len(index) {
-            sealed.fill(0);
-            return Err(CryptoError);
-        }
-        let last = index == count - 1;
-        match self.key.0.open_in_place(nonce(index, last), Aad::from(&self.header), sealed) {
-            Ok(plain) => Ok(plain.len()),
-            Err(_) => {
-                sealed.fill(0);
-                Err(CryptoError)
-            }
-        }
+        self.decrypt_chunk_within(index, sealed, 0)
     }
 }
 
@@ -913,13 +920,18 @@ mod tests {
         let layout = SegmentLayout { plaintext_len: plain.len() as u64, chunk_size_log2: LOG2 };
         let r = SegmentReader::new(key.segment([0x44; 16]), &file[..HEADER_LEN], layout).unwrap();
         let mut buf = file[HEADER_LEN..].to_vec();
-        let (mut out, mut pos) = (0usize, 0usize);
-        for i in 0..layout.chunk_count() {
-            let end = pos + layout.sealed_chunk_len(i) as usize;
-            out += r.decrypt_chunk_within(i, &mut buf[out..end], pos - out).unwrap();
-            pos = end;
-        }
+        let out = r.decrypt_chunks_within(0, &mut buf).unwrap();
         assert_eq!(&buf[..out], &plain[..]);
+        // From the middle, as a range read plans it; a buffer cut inside a chunk fails.
+        let plan = layout.read_plan(1500, 4000);
+        let at = plan.file_offset as usize;
+        let mut buf = file[at..at + plan.file_len as usize].to_vec();
+        let out = r.decrypt_chunks_within(plan.first_chunk, &mut buf).unwrap();
+        assert_eq!(&buf[plan.skip..plan.skip + plan.take as usize], &plain[1500..4000]);
+        assert_eq!(out, 3 * 1024);
+        let mut buf = file[at..at + plan.file_len as usize - 1].to_vec();
+        assert_eq!(r.decrypt_chunks_within(plan.first_chunk, &mut buf), Err(CryptoError));
+        assert!(buf[2048..].iter().all(|&b| b == 0));
         let mut buf = file[HEADER_LEN..].to_vec();
         buf[1024 + 16 + 5] ^= 1;
         let n = r.decrypt_chunk_within(0, &mut buf[..1040], 0).unwrap();

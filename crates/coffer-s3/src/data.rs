@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use coffer_crypto::digest::hex;
-use coffer_crypto::object::{ObjectKey, SegmentLayout, SegmentReader, SegmentWriter};
+use coffer_crypto::object::{HEADER_LEN, ObjectKey, SegmentLayout, SegmentReader, SegmentWriter};
 use coffer_store::{Expect, Write, tables};
 
 use crate::{S3, S3Error};
@@ -22,8 +22,6 @@ use crate::{S3, S3Error};
 pub(crate) const CHUNK_LOG2: u8 = 16;
 /// Ciphertext is written in batches of this size.
 const FLUSH: usize = 1 << 20;
-const HEADER_LEN: usize = 24;
-const TAG_LEN: u64 = 16;
 /// Chunks read and decrypted per blocking task.
 const BATCH_CHUNKS: u64 = 16;
 
@@ -266,34 +264,20 @@ impl SegmentFile {
             return PendingRead { len: n, chunks: 0, task };
         };
         let chunk = 1u64 << CHUNK_LOG2;
-        let stride = chunk + TAG_LEN;
-        let first = start >> CHUNK_LOG2;
-        let last = (end - 1) >> CHUNK_LOG2;
-        let n = (last - first + 1).min(BATCH_CHUNKS);
-        let offset = HEADER_LEN as u64 + first * stride;
-        let len = (n * stride).min(self.layout.file_len().saturating_sub(offset));
-        let skip = (start - first * chunk) as usize;
-        let want = (end - start).min(n * chunk - skip as u64) as usize;
+        let batch_end = end.min(((start >> CHUNK_LOG2) + BATCH_CHUNKS) << CHUNK_LOG2);
+        let plan = self.layout.read_plan(start, batch_end);
+        let (skip, take) = (plan.skip, plan.take as usize);
         let task = tokio::task::spawn_blocking(move || {
-            let mut buf = read(offset, len)?;
-            let stride = stride as usize;
-            let mut out = 0usize;
-            let mut pos = 0usize;
-            let mut index = first;
-            while pos < buf.len() {
-                let end = (pos + stride).min(buf.len());
-                out += reader
-                    .decrypt_chunk_within(index, &mut buf[out..end], pos - out)
-                    .map_err(|_| S3Error::Internal("an object data chunk failed authentication".into()))?;
-                pos = end;
-                index += 1;
-            }
-            if out < skip + want {
+            let mut buf = read(plan.file_offset, plan.file_len)?;
+            let out = reader
+                .decrypt_chunks_within(plan.first_chunk, &mut buf)
+                .map_err(|_| S3Error::Internal("an object data chunk failed authentication".into()))?;
+            if out < skip + take {
                 return Err(S3Error::Internal("an object data file is shorter than its record".into()));
             }
-            Ok(Bytes::from(buf).slice(skip..skip + want))
+            Ok(Bytes::from(buf).slice(skip..skip + take))
         });
-        PendingRead { len: want as u64, chunks: n, task }
+        PendingRead { len: plan.take, chunks: (skip as u64 + plan.take).div_ceil(chunk), task }
     }
 }
 
