@@ -2,14 +2,14 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::AuditError;
 
 /// How far past the last record an unfinished write can reach: only the last batch can be torn
 /// (a power loss persists any subset of its pages, leaving allocated zeros between its bytes),
 /// and a batch stops growing at 8 MiB. Non-zero bytes further out are damage.
 pub(crate) const TORN_LIMIT: u64 = 16 << 20;
-use std::path::{Path, PathBuf};
-
-use crate::AuditError;
 
 pub(crate) const AUDIT_DIR: &str = "audit";
 pub(crate) const LOCK_FILE: &str = "journal.lock";

@@ -638,13 +638,10 @@ impl Sink for FileSink {
         #[cfg(not(test))]
         let injected = false;
         let result = if injected {
-            Err(std::io::Error::other("injected truncate failure"))
+            Err(AuditError::io("truncate", &self.path, std::io::Error::other("injected truncate failure")))
         } else {
-            self.file.set_len(self.file_len).and_then(|()| self.file.sync_all())
+            self.trim()
         };
-        if result.is_ok() {
-            self.allocated = self.file_len;
-        }
         if let Err(e) = result {
             tracing::error!(
                 file = %self.path.display(),
@@ -678,7 +675,7 @@ impl FileSink {
             let file = open_rw(&path)?;
             file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
             files::sync_dir(dir)?;
-            return Ok(FileSink::new(dir, max_file_bytes, shared, lock, file, path, 0, 1, [0; 32]));
+            return Ok(FileSink::new(dir, max_file_bytes, shared, lock, file, path, 0, 0, 1, [0; 32]));
         };
         // Where the last file must continue from.
         let prev_hash: Option<String> = if list.len() >= 2 {
@@ -718,20 +715,23 @@ impl FileSink {
             });
         }
         let file = open_rw(&path)?;
-        let allocated = file.metadata().map_err(|e| AuditError::io("stat", &path, e))?.len();
-        let mut file_len = check.end;
-        if let Some((offset, bytes)) = check.partial {
-            set_aside_torn_tail(&file, &path, offset)?;
-            tracing::warn!(
-                file = %path.display(),
-                offset,
-                dropped_bytes = bytes,
-                "audit journal ends with a partial record (a write interrupted by a crash, never acknowledged); truncating it"
-            );
-            file.set_len(offset).map_err(|e| AuditError::io("truncate", &path, e))?;
-            file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
-            file_len = offset;
-        }
+        let len = file.metadata().map_err(|e| AuditError::io("stat", &path, e))?.len();
+        // (end of the records, end of the file): allocated zeros after the records are kept.
+        let (file_len, allocated) = match check.partial {
+            None => (check.end, len),
+            Some((offset, bytes)) => {
+                set_aside_torn_tail(&file, &path, offset, len)?;
+                tracing::warn!(
+                    file = %path.display(),
+                    offset,
+                    dropped_bytes = bytes,
+                    "audit journal ends with a partial record (a write interrupted by a crash, never acknowledged); truncating it"
+                );
+                file.set_len(offset).map_err(|e| AuditError::io("truncate", &path, e))?;
+                file.sync_all().map_err(|e| AuditError::io("fsync", &path, e))?;
+                (offset, offset)
+            }
+        };
         let prev_hash = match unhex(&check.last_hash).and_then(|h| <[u8; 32]>::try_from(h).ok()) {
             Some(h) => h,
             None => {
@@ -742,11 +742,7 @@ impl FileSink {
                 });
             }
         };
-        let mut sink = FileSink::new(dir, max_file_bytes, shared, lock, file, path, file_len, check.last_sequence + 1, prev_hash);
-        if check.partial.is_none() {
-            sink.allocated = allocated;
-        }
-        Ok(sink)
+        Ok(FileSink::new(dir, max_file_bytes, shared, lock, file, path, file_len, allocated, check.last_sequence + 1, prev_hash))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -758,6 +754,7 @@ impl FileSink {
         file: File,
         path: PathBuf,
         file_len: u64,
+        allocated: u64,
         next_sequence: u64,
         prev_hash: [u8; 32],
     ) -> FileSink {
@@ -769,7 +766,7 @@ impl FileSink {
             file,
             path,
             file_len,
-            allocated: file_len,
+            allocated,
             next_sequence,
             prev_hash,
         }
@@ -796,13 +793,12 @@ impl FileSink {
         Ok(())
     }
 
-    /// Cuts the current file back to its records.
+    /// Cuts the current file back to the end of its last durable batch (off go the allocated
+    /// zeros, and a failed batch's bytes) and fsyncs that.
     fn trim(&mut self) -> Result<(), AuditError> {
-        if self.allocated != self.file_len {
-            self.file.set_len(self.file_len).map_err(|e| AuditError::io("truncate", &self.path, e))?;
-            self.file.sync_all().map_err(|e| AuditError::io("fsync", &self.path, e))?;
-            self.allocated = self.file_len;
-        }
+        self.file.set_len(self.file_len).map_err(|e| AuditError::io("truncate", &self.path, e))?;
+        self.file.sync_all().map_err(|e| AuditError::io("fsync", &self.path, e))?;
+        self.allocated = self.file_len;
         Ok(())
     }
 
@@ -852,11 +848,11 @@ impl FileSink {
     }
 }
 
-/// Before an unfinished tail is cut off: if it holds a newline (a batch torn by a power loss,
-/// rather than one cut-short line), its bytes are first copied to `<file>.torn-<offset>`, so
-/// that cutting it can never destroy what an operator might want to look at.
-fn set_aside_torn_tail(file: &File, path: &Path, offset: u64) -> Result<(), AuditError> {
-    let len = file.metadata().map_err(|e| AuditError::io("stat", path, e))?.len();
+/// Before an unfinished tail (from `offset` to the file's length `len`) is cut off: if it holds
+/// a newline (a batch torn by a power loss, rather than one cut-short line), its bytes are first
+/// copied to `<file>.torn-<offset>`, so that cutting it can never destroy what an operator might
+/// want to look at.
+fn set_aside_torn_tail(file: &File, path: &Path, offset: u64, len: u64) -> Result<(), AuditError> {
     let mut tail = vec![0u8; len.saturating_sub(offset).min(files::TORN_LIMIT + 1) as usize];
     file.read_exact_at(&mut tail, offset).map_err(|e| AuditError::io("read", path, e))?;
     while tail.last() == Some(&0) {
