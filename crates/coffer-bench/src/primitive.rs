@@ -1,8 +1,7 @@
 //! `coffer-bench primitive`: the cryptographic operation behind a KMS or S3 scenario, done in a
 //! loop on one thread with aws-lc-rs directly (or, for S3's chunk cipher and checksums, the code
-//! Coffer uses),
-//! with nothing else around it. It is the single-core rate a server doing that operation could
-//! reach at best, to read the server's req/s and CPU per request against.
+//! Coffer uses), with nothing else around it. It is the single-core rate a server doing that
+//! operation could reach at best, to read the server's req/s and CPU per request against.
 //!
 //! Signing and MAC operations work on a 32-byte message (as the KMS scenarios send); the bulk
 //! operations (AES-256-GCM in 64 KiB chunks by the S3 segment writer, CRC64NVME, MD5, SHA-256)
